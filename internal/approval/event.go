@@ -1,0 +1,40 @@
+package approval
+
+import "time"
+
+// EventKind names a change in a request's life. Every change is recorded as
+// an Event, which is both the audit trail and the outbox of notices to send.
+type EventKind string
+
+const (
+	EventRequested        EventKind = "requested"
+	EventApprovalRecorded EventKind = "approval_recorded" // one of several required approvals
+	EventApproved         EventKind = "approved"
+	EventDenied           EventKind = "denied"
+	EventTimedOut         EventKind = "timed_out"
+	EventLinkMinted       EventKind = "link_minted"
+	EventWarned           EventKind = "warned"
+	EventExpired          EventKind = "expired"
+	EventRevoked          EventKind = "revoked"
+	EventFailed           EventKind = "failed"
+)
+
+// Event is one recorded change. Detail holds short facts for the audit log
+// (an approval count, an AWS error code, a session end); never a secret.
+type Event struct {
+	Seq       int64 // assigned by the store, increasing
+	RequestID string
+	At        time.Time
+	Kind      EventKind
+	Actor     string // chat user ID, or "" for the scheduler
+	Detail    map[string]string
+	// Notify says the event still has to be told to people (the outbox).
+	// Audit-only events are stored as already delivered.
+	Notify bool
+	// Attempts counts delivery attempts so far; set by the store.
+	Attempts int
+}
+
+func newEvent(r *Request, kind EventKind, actor string, now time.Time, detail map[string]string) Event {
+	return Event{RequestID: r.ID, At: now, Kind: kind, Actor: actor, Detail: detail, Notify: true}
+}

@@ -1,0 +1,43 @@
+package approval
+
+import (
+	"slices"
+	"time"
+)
+
+// Bounds that AWS sets rather than configuration.
+const (
+	// MinSession is the shortest session STS issues, so also the shortest
+	// grant and the least time that must be left to mint a fresh link.
+	MinSession = 15 * time.Minute
+	// MaxReasonLen bounds the free-text reason.
+	MaxReasonLen = 500
+)
+
+// Policy holds the rules a deployment configures.
+type Policy struct {
+	Approvers         []string // chat user IDs
+	ApprovalsRequired int      // distinct approvers needed; at least 1
+	Allowed           AllowList
+	MaxDuration       time.Duration
+	ExpiryWarning     time.Duration // how long before the end to warn; 0 for never
+	ApprovalTimeout   time.Duration
+	MaxSession        time.Duration // longest single STS session
+}
+
+// IsApprover reports whether user may decide on requests.
+func (p Policy) IsApprover(user string) bool { return slices.Contains(p.Approvers, user) }
+
+// required returns the number of approvals needed, at least one.
+func (p Policy) required() int { return max(1, p.ApprovalsRequired) }
+
+// eligible counts the approvers who could decide on a request by requester.
+func (p Policy) eligible(requester string) int {
+	n := 0
+	for _, a := range p.Approvers {
+		if a != requester {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,431 @@
+package approval
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Grant is what an Issuer needs to mint credentials for a request.
+type Grant struct {
+	RequestID string
+	Requester string
+	Approver  string
+	Scope
+	Session time.Duration // STS DurationSeconds, already capped
+}
+
+// Link is a console sign-in link. URL is a secret: whoever holds it is
+// signed in. It is handed to the Notifier or the requester and never stored.
+type Link struct {
+	URL         string
+	SessionEnds time.Time
+}
+
+// Issuer turns a grant into a console sign-in link. Errors are *IssueError
+// when AWS refused.
+type Issuer interface {
+	Issue(ctx context.Context, g Grant) (Link, error)
+}
+
+// Notice is what the Notifier is told: an event, the request as it is now,
+// and for an approval the first sign-in link.
+type Notice struct {
+	Event   Event
+	Request *Request
+	Link    *Link
+	// LinkErr explains why an approved grant came without a link.
+	LinkErr error
+}
+
+// Notifier tells people about events. It returns refs of the messages it
+// posted so later notices can update them; on partial failure it returns
+// the refs it has and an error, and will be called again.
+type Notifier interface {
+	Notify(ctx context.Context, n Notice) ([]MessageRef, error)
+}
+
+// Service runs the request lifecycle. It checks every action against the
+// policy and the request's current state inside a store update, so the
+// first valid decision wins and replays change nothing.
+type Service struct {
+	Store    Store
+	Policy   Policy
+	Issuer   Issuer
+	Notifier Notifier
+	// Now returns the current time; tests replace it.
+	Now func() time.Time
+	// IssueAttempts is how many times a temporary issuing error is retried
+	// before the request fails. Zero means 3.
+	IssueAttempts int
+
+	changed chan struct{}
+}
+
+// NewService returns a Service with a real clock.
+func NewService(store Store, policy Policy, issuer Issuer, notifier Notifier) *Service {
+	return &Service{Store: store, Policy: policy, Issuer: issuer, Notifier: notifier, Now: time.Now}
+}
+
+// Changed fires after every write that may bring work forward, so a
+// scheduler sleeping until the next due time can look again.
+func (s *Service) Changed() <-chan struct{} {
+	s.initChanged()
+	return s.changed
+}
+
+func (s *Service) initChanged() {
+	if s.changed == nil {
+		s.changed = make(chan struct{}, 1)
+	}
+}
+
+func (s *Service) kick() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC().Truncate(time.Millisecond)
+	}
+	return s.Now().UTC().Truncate(time.Millisecond)
+}
+
+// Draft is a new request as a user asked for it.
+type Draft struct {
+	ID        string // from NewID; derived from the delivery so replays collide
+	Requester string
+	Scope
+	Duration time.Duration
+	Reason   string
+}
+
+// Check validates a draft against the policy without storing anything.
+// Errors are *InvalidError or *ForbiddenError.
+func (s *Service) Check(d Draft) error {
+	if !ValidID(d.ID) {
+		return &InvalidError{Field: "id", Reason: "malformed request ID"}
+	}
+	if d.Requester == "" {
+		return &InvalidError{Field: "requester", Reason: "missing requester"}
+	}
+	if err := CheckBucket(d.Bucket); err != nil {
+		return err
+	}
+	if clean, err := CleanPrefix(d.Prefix); err != nil {
+		return err
+	} else if clean != d.Prefix {
+		return &InvalidError{Field: "prefix", Reason: "a folder ends with /"}
+	}
+	if !d.Access.Valid() {
+		return &InvalidError{Field: "access", Reason: "access is read or write"}
+	}
+	if !s.Policy.Allowed.Allows(d.Bucket, d.Prefix) {
+		return &InvalidError{Field: "bucket", Reason: fmt.Sprintf("%s is not shareable here; allowed: %s", d.Scope, s.Policy.Allowed)}
+	}
+	if d.Duration < MinSession {
+		return &InvalidError{Field: "duration", Reason: fmt.Sprintf("the shortest grant is %s", FormatDuration(MinSession))}
+	}
+	if d.Duration > s.Policy.MaxDuration {
+		return &InvalidError{Field: "duration", Reason: fmt.Sprintf("the longest grant is %s", FormatDuration(s.Policy.MaxDuration))}
+	}
+	if err := CheckReason(d.Reason); err != nil {
+		return err
+	}
+	if s.Policy.eligible(d.Requester) < s.Policy.required() {
+		return &ForbiddenError{Reason: "there are not enough approvers other than you to decide on this request"}
+	}
+	return nil
+}
+
+// CheckReason validates the free-text reason.
+func CheckReason(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return &InvalidError{Field: "reason", Reason: "a reason is required"}
+	}
+	if len(reason) > MaxReasonLen {
+		return &InvalidError{Field: "reason", Reason: fmt.Sprintf("the reason is at most %d characters", MaxReasonLen)}
+	}
+	for _, r := range reason {
+		if unicode.IsControl(r) && r != '\n' || unicode.Is(unicode.Cf, r) {
+			return &InvalidError{Field: "reason", Reason: "the reason contains control or invisible characters"}
+		}
+	}
+	return nil
+}
+
+// Submit stores a new pending request and schedules its timeout. A replayed
+// draft returns ErrExists and changes nothing.
+func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
+	if err := s.Check(d); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	r := &Request{
+		ID:        d.ID,
+		Requester: d.Requester,
+		Scope:     d.Scope,
+		Duration:  d.Duration,
+		Reason:    d.Reason,
+		State:     StatePending,
+		CreatedAt: now,
+		TimeoutAt: now.Add(s.Policy.ApprovalTimeout),
+	}
+	ev := newEvent(r, EventRequested, d.Requester, now, map[string]string{
+		"scope":    d.Scope.String(),
+		"access":   string(d.Access),
+		"duration": FormatDuration(d.Duration),
+	})
+	if err := s.Store.Create(ctx, r, []Event{ev}); err != nil {
+		return nil, err
+	}
+	s.kick()
+	return r, nil
+}
+
+// Decide records approver's approval (approve true) or denial of request
+// id. Errors: ErrNotFound, *ForbiddenError, *StateError.
+func (s *Service) Decide(ctx context.Context, id, approver string, approve bool) (*Request, error) {
+	now := s.now()
+	r, _, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
+		return r.decide(s.Policy, approver, approve, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.kick()
+	return r, nil
+}
+
+// End revokes a pending request or ends an active grant now, on behalf of
+// the requester or an approver. Errors: ErrNotFound, *ForbiddenError,
+// *StateError.
+func (s *Service) End(ctx context.Context, id, user string) (*Request, error) {
+	now := s.now()
+	r, _, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
+		return r.end(s.Policy, user, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.kick()
+	return r, nil
+}
+
+// Link mints a fresh sign-in link for the requester of an active grant.
+// Errors: ErrNotFound, *ForbiddenError, *StateError, ErrTooLate, or the
+// Issuer's error.
+func (s *Service) Link(ctx context.Context, id, user string) (Link, *Request, error) {
+	r, err := s.Store.Get(ctx, id)
+	if err != nil {
+		return Link{}, nil, err
+	}
+	link, err := s.mint(ctx, r, user, r.Requester)
+	return link, r, err
+}
+
+// mint issues a link for r to user and records it in the audit log.
+func (s *Service) mint(ctx context.Context, r *Request, user, actor string) (Link, error) {
+	now := s.now()
+	session, err := r.canMint(s.Policy, user, now)
+	if err != nil {
+		return Link{}, err
+	}
+	link, err := s.Issuer.Issue(ctx, Grant{
+		RequestID: r.ID,
+		Requester: r.Requester,
+		Approver:  r.DecidedBy,
+		Scope:     r.Scope,
+		Session:   session,
+	})
+	if err != nil {
+		return Link{}, err
+	}
+	ev := newEvent(r, EventLinkMinted, actor, s.now(), map[string]string{
+		"session_ends": link.SessionEnds.UTC().Format(time.RFC3339),
+	})
+	ev.Notify = false
+	if err := s.Store.Append(ctx, []Event{ev}); err != nil {
+		return Link{}, fmt.Errorf("record link for %s: %w", r.ID, err)
+	}
+	return link, nil
+}
+
+// Tick applies whatever is due for request id: timeout, warning or expiry.
+// Replicas racing on the same request write the change once.
+func (s *Service) Tick(ctx context.Context, id string) ([]Event, error) {
+	now := s.now()
+	_, evs, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
+		return r.tick(now), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) > 0 {
+		s.kick()
+	}
+	return evs, nil
+}
+
+// Deliver carries out an event's consequences: for an approval, issuing the
+// first sign-in link; for every event, telling people. An error means the
+// event should be retried later.
+func (s *Service) Deliver(ctx context.Context, ev Event) error {
+	r, err := s.Store.Get(ctx, ev.RequestID)
+	if err != nil {
+		return err
+	}
+	n := Notice{Event: ev, Request: r}
+	if ev.Kind == EventApproved && r.State == StateApproved {
+		link, err := s.mint(ctx, r, r.Requester, "")
+		var ie *IssueError
+		switch {
+		case err == nil:
+			n.Link = &link
+		case errors.As(err, &ie):
+			attempts := s.IssueAttempts
+			if attempts == 0 {
+				attempts = 3
+			}
+			if ie.Temporary() && ev.Attempts+1 < attempts {
+				return err
+			}
+			return s.failGrant(ctx, r.ID, ie)
+		case errors.Is(err, ErrTooLate), errors.As(err, new(*StateError)):
+			n.LinkErr = err
+		default:
+			return err
+		}
+	}
+	refs, err := s.Notifier.Notify(ctx, n)
+	if len(refs) > 0 {
+		if aerr := s.Store.AddMessages(ctx, r.ID, refs); aerr != nil {
+			return errors.Join(err, aerr)
+		}
+	}
+	return err
+}
+
+// failGrant moves an approved request to failed; the failed event then
+// tells the requester and approvers.
+func (s *Service) failGrant(ctx context.Context, id string, ie *IssueError) error {
+	reason := ie.Code
+	if ie.Reason != "" {
+		reason = ie.Code + ": " + ie.Reason
+	}
+	_, _, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
+		if r.State != StateApproved {
+			return nil, nil // revoked or expired meanwhile: nothing to fail
+		}
+		return r.fail(reason, s.now())
+	})
+	if err == nil {
+		s.kick()
+	}
+	return err
+}
+
+// Get returns request id.
+func (s *Service) Get(ctx context.Context, id string) (*Request, error) {
+	return s.Store.Get(ctx, id)
+}
+
+// Listing is what a user sees with "list".
+type Listing struct {
+	Mine     []*Request // the user's pending requests and active grants
+	ToDecide []*Request // pending requests of others, for approvers
+}
+
+// List returns the user's open requests and grants and, for approvers, the
+// pending requests of others.
+func (s *Service) List(ctx context.Context, user string) (Listing, error) {
+	open := []State{StatePending, StateApproved}
+	mine, err := s.Store.List(ctx, Filter{Requester: user, States: open, Limit: 50})
+	if err != nil {
+		return Listing{}, err
+	}
+	l := Listing{Mine: mine}
+	if s.Policy.IsApprover(user) {
+		pending, err := s.Store.List(ctx, Filter{States: []State{StatePending}, Limit: 50})
+		if err != nil {
+			return Listing{}, err
+		}
+		for _, r := range pending {
+			if r.Requester != user {
+				l.ToDecide = append(l.ToDecide, r)
+			}
+		}
+	}
+	return l, nil
+}
+
+// Temporary reports whether retrying might succeed (throttling, timeouts).
+func (e *IssueError) Temporary() bool {
+	switch e.Code {
+	case "Throttling", "ThrottlingException", "RequestTimeout", "Timeout", "NetworkError", "ServiceUnavailable", "InternalFailure":
+		return true
+	}
+	return false
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// idLen is long enough that IDs derived from distinct deliveries do not
+// collide in practice (50 bits), short enough to type.
+const idLen = 10
+
+// NewID returns a request ID. With a seed (such as the chat platform's
+// unique trigger of the request) the ID is derived from it, so a redelivery
+// of the same request maps to the same ID and is stored once.
+func NewID(seed string) string {
+	var b [32]byte
+	if seed == "" {
+		_, _ = rand.Read(b[:])
+	} else {
+		b = sha256.Sum256([]byte(seed))
+	}
+	return idEncoding.EncodeToString(b[:])[:idLen]
+}
+
+// ValidID reports whether s has the shape of a request ID.
+func ValidID(s string) bool {
+	if len(s) != idLen {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// FormatDuration renders d the way users write it: 15m, 2h, 1h30m, 1d.
+func FormatDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	if d <= 0 {
+		return "0m"
+	}
+	var b strings.Builder
+	if days := d / (24 * time.Hour); days > 0 {
+		fmt.Fprintf(&b, "%dd", days)
+		d -= days * 24 * time.Hour
+	}
+	if h := d / time.Hour; h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+	}
+	return b.String()
+}

@@ -1,0 +1,156 @@
+package approval
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// The transitions below are pure: they check that the move is allowed,
+// change r, and return the events that record it. The Service runs them
+// inside Store.Update, so they see the latest stored state and their result
+// is written only if nobody changed the request meanwhile.
+
+// decide records approver's yes or no on a pending request.
+func (r *Request) decide(p Policy, approver string, approve bool, now time.Time) ([]Event, error) {
+	action := "deny"
+	if approve {
+		action = "approve"
+	}
+	if !p.IsApprover(approver) {
+		return nil, &ForbiddenError{Reason: "only approvers can approve or deny requests"}
+	}
+	if approver == r.Requester {
+		return nil, &ForbiddenError{Reason: "you cannot decide on your own request; another approver has to"}
+	}
+	if err := r.mustBePending(action, now); err != nil {
+		return nil, err
+	}
+	if !approve {
+		r.State, r.DecidedBy, r.DecidedAt = StateDenied, approver, now
+		return []Event{newEvent(r, EventDenied, approver, now, nil)}, nil
+	}
+	if r.ApprovedBy(approver) {
+		return nil, &StateError{Action: action, State: StatePending, By: approver}
+	}
+	r.Approvals = append(r.Approvals, Approval{By: approver, At: now})
+	count := map[string]string{
+		"approvals": strconv.Itoa(len(r.Approvals)),
+		"required":  strconv.Itoa(p.required()),
+	}
+	if len(r.Approvals) < p.required() {
+		return []Event{newEvent(r, EventApprovalRecorded, approver, now, count)}, nil
+	}
+	r.State, r.DecidedBy, r.DecidedAt = StateApproved, approver, now
+	r.EndsAt = now.Add(r.Duration)
+	r.WarnAt = time.Time{}
+	if p.ExpiryWarning > 0 && p.ExpiryWarning < r.Duration {
+		r.WarnAt = r.EndsAt.Add(-p.ExpiryWarning)
+	}
+	count["ends_at"] = r.EndsAt.UTC().Format(time.RFC3339)
+	return []Event{newEvent(r, EventApproved, approver, now, count)}, nil
+}
+
+// mustBePending refuses actions on a request that is no longer pending,
+// including one whose timeout has passed but which the scheduler has not
+// reached yet.
+func (r *Request) mustBePending(action string, now time.Time) error {
+	if r.State == StatePending && !now.Before(r.TimeoutAt) {
+		return &StateError{Action: action, State: StateTimedOut}
+	}
+	if r.State != StatePending {
+		return &StateError{Action: action, State: r.State, By: r.settledBy()}
+	}
+	return nil
+}
+
+// settledBy names who put the request in its current state.
+func (r *Request) settledBy() string {
+	switch r.State {
+	case StateApproved, StateDenied:
+		return r.DecidedBy
+	case StateRevoked:
+		return r.EndedBy
+	}
+	return ""
+}
+
+// end revokes a pending request or ends an active grant early.
+func (r *Request) end(p Policy, user string, now time.Time) ([]Event, error) {
+	if user != r.Requester && !p.IsApprover(user) {
+		return nil, &ForbiddenError{Reason: "only the requester or an approver can end access"}
+	}
+	switch {
+	case r.State == StatePending:
+		if err := r.mustBePending("end", now); err != nil {
+			return nil, err
+		}
+	case r.State == StateApproved && now.Before(r.EndsAt):
+	case r.State == StateApproved:
+		return nil, &StateError{Action: "end", State: StateExpired}
+	default:
+		return nil, &StateError{Action: "end", State: r.State, By: r.settledBy()}
+	}
+	was := r.State
+	r.State, r.EndedBy, r.EndedAt = StateRevoked, user, now
+	return []Event{newEvent(r, EventRevoked, user, now, map[string]string{"was": string(was)})}, nil
+}
+
+// tick applies whatever is due at now: the approval timeout, the expiry
+// warning, or the end of the grant. A grant past its end skips the warning.
+func (r *Request) tick(now time.Time) []Event {
+	switch r.State {
+	case StatePending:
+		if !now.Before(r.TimeoutAt) {
+			r.State, r.EndedAt = StateTimedOut, now
+			return []Event{newEvent(r, EventTimedOut, "", now, nil)}
+		}
+	case StateApproved:
+		if !now.Before(r.EndsAt) {
+			r.State, r.EndedAt = StateExpired, now
+			return []Event{newEvent(r, EventExpired, "", now, nil)}
+		}
+		if !r.Warned && !r.WarnAt.IsZero() && !now.Before(r.WarnAt) {
+			r.Warned = true
+			return []Event{newEvent(r, EventWarned, "", now, map[string]string{
+				"ends_at": r.EndsAt.UTC().Format(time.RFC3339),
+			})}
+		}
+	}
+	return nil
+}
+
+// fail ends an approved grant whose credentials could not be issued.
+func (r *Request) fail(reason string, now time.Time) ([]Event, error) {
+	if r.State != StateApproved {
+		return nil, &StateError{Action: "fail", State: r.State}
+	}
+	r.State, r.Failure, r.EndedAt = StateFailed, reason, now
+	return []Event{newEvent(r, EventFailed, "", now, map[string]string{"reason": reason})}, nil
+}
+
+// canMint checks that user may get a fresh sign-in link for r at now and
+// returns how long that session may last.
+func (r *Request) canMint(p Policy, user string, now time.Time) (time.Duration, error) {
+	if user != r.Requester {
+		return 0, &ForbiddenError{Reason: "only the requester can open the console for this grant"}
+	}
+	switch {
+	case r.State == StateApproved && !now.Before(r.EndsAt):
+		return 0, &StateError{Action: "link", State: StateExpired}
+	case r.State != StateApproved:
+		return 0, &StateError{Action: "link", State: r.State, By: r.settledBy()}
+	}
+	return sessionLength(r.EndsAt.Sub(now), p.MaxSession)
+}
+
+// sessionLength is the STS session for a grant with left remaining: as long
+// as what is left, capped by max, in whole seconds, and never under
+// MinSession.
+func sessionLength(left, maxSession time.Duration) (time.Duration, error) {
+	d := min(left, maxSession).Truncate(time.Second)
+	if d < MinSession {
+		return 0, fmt.Errorf("%w: %s left, sessions last at least %s", ErrTooLate, left.Round(time.Second), MinSession)
+	}
+	return d, nil
+}
