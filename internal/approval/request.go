@@ -141,3 +141,8 @@ func (r *Request) HasMessage(channel, ts string) bool {
 		return m.Channel == channel && m.TS == ts
 	})
 }
+
+// HasMessageIn reports whether a message for r was posted in channel.
+func (r *Request) HasMessageIn(channel string) bool {
+	return slices.ContainsFunc(r.Messages, func(m MessageRef) bool { return m.Channel == channel })
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 )
@@ -65,7 +66,8 @@ type Service struct {
 	// before the request fails. Zero means 3.
 	IssueAttempts int
 
-	changed chan struct{}
+	changedOnce sync.Once
+	changed     chan struct{}
 }
 
 // NewService returns a Service with a real clock.
@@ -81,12 +83,11 @@ func (s *Service) Changed() <-chan struct{} {
 }
 
 func (s *Service) initChanged() {
-	if s.changed == nil {
-		s.changed = make(chan struct{}, 1)
-	}
+	s.changedOnce.Do(func() { s.changed = make(chan struct{}, 1) })
 }
 
 func (s *Service) kick() {
+	s.initChanged()
 	select {
 	case s.changed <- struct{}{}:
 	default:
