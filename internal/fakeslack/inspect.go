@@ -1,0 +1,351 @@
+package fakeslack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Message is one message as the fake holds it.
+type Message struct {
+	Channel     string
+	TS          string
+	ThreadTS    string
+	User        string // author; the bot user for messages the bot posted
+	BotID       string // set on the bot's messages
+	Text        string
+	Blocks      json.RawMessage // compacted JSON array, nil if none
+	Attachments json.RawMessage
+	Ephemeral   bool
+	ForUser     string // the only user who sees an ephemeral message
+	Updated     int    // number of edits (chat.update, replace_original)
+	Deleted     bool
+	// Source is how the message was made: "chat.postMessage",
+	// "chat.postEphemeral", "response_url", "ack" (a slash command ack
+	// payload) or "seed" (PostAsUser).
+	Source string
+}
+
+// Button is a button found in a message's blocks.
+type Button struct {
+	ActionID string
+	BlockID  string
+	Value    string
+	Text     string
+	URL      string
+	Style    string
+}
+
+// BlockText returns all the text in the message's blocks, one piece per
+// line: header and section text, section fields, context elements and rich
+// text. It is meant for tests to search.
+func (m Message) BlockText() string {
+	var b strings.Builder
+	for _, blk := range decodeBlocks(m.Blocks) {
+		blockText(&b, blk)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// AllText returns Text followed by BlockText.
+func (m Message) AllText() string {
+	if bt := m.BlockText(); bt != "" {
+		return m.Text + "\n" + bt
+	}
+	return m.Text
+}
+
+// Buttons returns the buttons in the message's actions blocks and section
+// accessories, in order.
+func (m Message) Buttons() []Button {
+	var out []Button
+	for _, blk := range decodeBlocks(m.Blocks) {
+		blockID, _ := blk["block_id"].(string)
+		var elems []any
+		switch blk["type"] {
+		case "actions":
+			elems, _ = blk["elements"].([]any)
+		case "section":
+			if acc, ok := blk["accessory"]; ok {
+				elems = []any{acc}
+			}
+		}
+		for _, e := range elems {
+			el, ok := e.(map[string]any)
+			if !ok || el["type"] != "button" {
+				continue
+			}
+			out = append(out, Button{
+				ActionID: str(el["action_id"]),
+				BlockID:  blockID,
+				Value:    str(el["value"]),
+				Text:     textOf(el["text"]),
+				URL:      str(el["url"]),
+				Style:    str(el["style"]),
+			})
+		}
+	}
+	return out
+}
+
+// record is a message with its earlier versions.
+type record struct {
+	cur     Message
+	history []Message // earlier versions, oldest first
+}
+
+// post stores a new channel message. Messages without a User are the bot's.
+// The caller holds s.mu.
+func (s *Server) post(m Message) Message {
+	if m.User == "" {
+		m.User, m.BotID = s.cfg.botUserID, s.cfg.botID
+	}
+	m.TS = s.nextTS()
+	r := &record{cur: m}
+	s.msgs[m.Channel] = append(s.msgs[m.Channel], r)
+	s.order = append(s.order, r)
+	s.logf("fakeslack: message %s/%s (%s): %.120q", m.Channel, m.TS, m.Source, m.Text)
+	s.notify()
+	return m
+}
+
+// postEphemeral stores an ephemeral message for user. The caller holds s.mu.
+func (s *Server) postEphemeral(m Message, user string) Message {
+	m.User, m.BotID = s.cfg.botUserID, s.cfg.botID
+	m.TS = s.nextTS()
+	m.Ephemeral, m.ForUser = true, user
+	s.ephemerals[user] = append(s.ephemerals[user], m)
+	s.logf("fakeslack: ephemeral for %s in %s (%s): %.120q", user, m.Channel, m.Source, m.Text)
+	s.notify()
+	return m
+}
+
+// edit replaces a message's content. The caller holds s.mu.
+func (s *Server) edit(r *record, text string, blocks, attachments json.RawMessage) {
+	r.history = append(r.history, r.cur)
+	r.cur.Text, r.cur.Blocks, r.cur.Attachments = text, blocks, attachments
+	r.cur.Updated++
+	s.logf("fakeslack: update %s/%s: %.120q", r.cur.Channel, r.cur.TS, text)
+	s.notify()
+}
+
+// remove marks a message deleted. The caller holds s.mu.
+func (s *Server) remove(r *record) {
+	r.history = append(r.history, r.cur)
+	r.cur.Deleted = true
+	s.notify()
+}
+
+// find returns the message at ts in channel, or in any channel if channel is
+// empty. The caller holds s.mu.
+func (s *Server) find(channel, ts string) *record {
+	for _, r := range s.order {
+		if r.cur.TS == ts && (channel == "" || r.cur.Channel == channel) {
+			return r
+		}
+	}
+	return nil
+}
+
+// PostAsUser seeds a message by user in channel (one the bot cannot edit)
+// and returns it.
+func (s *Server) PostAsUser(channel, user, text string) Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.post(Message{Channel: channel, User: user, Text: text, Source: "seed"})
+}
+
+// Messages returns the current version of each message in channel that is
+// not deleted, oldest first.
+func (s *Server) Messages(channel string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for _, r := range s.msgs[channel] {
+		if !r.cur.Deleted {
+			out = append(out, r.cur)
+		}
+	}
+	return out
+}
+
+// AllMessages returns the current version of every channel message that is
+// not deleted, in posting order. Ephemeral messages are not included.
+func (s *Server) AllMessages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allMessages()
+}
+
+func (s *Server) allMessages() []Message {
+	var out []Message
+	for _, r := range s.order {
+		if !r.cur.Deleted {
+			out = append(out, r.cur)
+		}
+	}
+	return out
+}
+
+// MessageAt returns the current version of the message at ts in channel,
+// deleted or not.
+func (s *Server) MessageAt(channel, ts string) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.find(channel, ts); r != nil {
+		return r.cur, true
+	}
+	return Message{}, false
+}
+
+// History returns every version of the message at ts in channel, oldest
+// first, ending with the current one.
+func (s *Server) History(channel, ts string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.find(channel, ts)
+	if r == nil {
+		return nil
+	}
+	return append(append([]Message(nil), r.history...), r.cur)
+}
+
+// Ephemerals returns the ephemeral messages shown to user, oldest first.
+func (s *Server) Ephemerals(user string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.ephemerals[user]...)
+}
+
+// DMChannel returns the ID of the bot's DM with user, or "" if none has been
+// opened.
+func (s *Server) DMChannel(user string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dms[user]
+}
+
+// WaitMessage waits until a channel message (current version, not deleted)
+// satisfies match and returns the first one that does. A nil match matches
+// any message.
+func (s *Server) WaitMessage(ctx context.Context, match func(Message) bool) (Message, error) {
+	var found Message
+	err := s.wait(ctx, func() bool {
+		for _, m := range s.allMessages() {
+			if match == nil || match(m) {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return Message{}, fmt.Errorf("fakeslack: no matching message (have %s): %w", summary(s.allMessages()), err)
+	}
+	return found, nil
+}
+
+// WaitEphemeral waits until an ephemeral message for user satisfies match and
+// returns the first one that does. A nil match matches any message.
+func (s *Server) WaitEphemeral(ctx context.Context, user string, match func(Message) bool) (Message, error) {
+	var found Message
+	err := s.wait(ctx, func() bool {
+		for _, m := range s.ephemerals[user] {
+			if match == nil || match(m) {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return Message{}, fmt.Errorf("fakeslack: no matching ephemeral for %s (have %s): %w", user, summary(s.ephemerals[user]), err)
+	}
+	return found, nil
+}
+
+// summary describes messages briefly for error messages.
+func summary(ms []Message) string {
+	if len(ms) == 0 {
+		return "none"
+	}
+	var parts []string
+	for i, m := range ms {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("… %d more", len(ms)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s/%s %.60q", m.Channel, m.TS, m.AllText()))
+	}
+	return fmt.Sprintf("%d: %s", len(ms), strings.Join(parts, "; "))
+}
+
+// Calls returns how many requests reached a Web API method (such as
+// "chat.postMessage" or "apps.connections.open") or, for method
+// "response_url", the response URLs; failed ones included.
+func (s *Server) Calls(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[method]
+}
+
+// RateLimited returns how many HTTP 429 answers method got, from the rate
+// limiter and from injected faults.
+func (s *Server) RateLimited(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rateLimited[method]
+}
+
+// Connections returns the number of open Socket Mode connections that have
+// received hello and have not been told to disconnect.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.liveCount()
+}
+
+// ConnectCount returns how many times apps.connections.open succeeded.
+func (s *Server) ConnectCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connectCount
+}
+
+// WaitConnected waits until at least n connections count in Connections.
+func (s *Server) WaitConnected(ctx context.Context, n int) error {
+	err := s.wait(ctx, func() bool { return s.liveCount() >= n })
+	if err != nil {
+		return fmt.Errorf("fakeslack: waiting for %d connections (have %d, %d opens): %w", n, s.Connections(), s.ConnectCount(), err)
+	}
+	return nil
+}
+
+// Unacked returns how many envelopes got no usable ack in time.
+func (s *Server) Unacked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unacked
+}
+
+// Dropped returns how many envelopes were dropped because no connection was
+// open.
+func (s *Server) Dropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// ProtocolErrors returns the Socket Mode protocol violations seen so far:
+// frames that are not acks, acks for unknown or timed-out envelopes, acks of
+// 20 KB or more, dials with bad tickets, and ack payloads Slack would reject.
+func (s *Server) ProtocolErrors() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.protoErrs...)
+}
