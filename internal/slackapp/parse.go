@@ -1,0 +1,234 @@
+package slackapp
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/share-bucket/share-bucket/internal/approval"
+)
+
+// CommandKind says what a /share-bucket invocation asks for.
+type CommandKind int
+
+const (
+	CmdRequest CommandKind = iota // ask for access
+	CmdModal                      // no arguments: open the form
+	CmdHelp
+	CmdList
+	CmdRevoke
+)
+
+// Command is a parsed /share-bucket text.
+type Command struct {
+	Kind     CommandKind
+	Scope    approval.Scope
+	Duration time.Duration
+	Reason   string
+	ID       string // for revoke
+}
+
+// MaxCommandLen bounds the text of one invocation. Slack allows more, but
+// no honest request needs it, and a long text is refused rather than cut.
+const MaxCommandLen = 1000
+
+// maxDurationDigits keeps a duration's numbers far from overflow.
+const maxDurationDigits = 4
+
+// UsageError says what is wrong with a command; the reply adds an example.
+type UsageError struct {
+	Problem string
+}
+
+func (e *UsageError) Error() string { return e.Problem }
+
+func usagef(format string, args ...any) error {
+	return &UsageError{Problem: fmt.Sprintf(format, args...)}
+}
+
+// ParseCommand parses the text after /share-bucket:
+//
+//	[s3://]BUCKET[/PREFIX] [DURATION] [read|write] REASON...
+//	help | list | revoke ID
+//
+// Duration and access may come in either order; defaults are def and write.
+// Bucket, prefix and reason are checked here for shape only; the policy
+// (allowed buckets, duration bounds) is checked by approval.Service.Check.
+func ParseCommand(text string, def time.Duration) (Command, error) {
+	if len(text) > MaxCommandLen {
+		return Command{}, usagef("that request is %d characters long; the limit is %d", len(text), MaxCommandLen)
+	}
+	if !utf8.ValidString(text) {
+		return Command{}, usagef("that request is not valid text")
+	}
+	fields := strings.Fields(text)
+	if len(fields) == 0 {
+		return Command{Kind: CmdModal}, nil
+	}
+	switch strings.ToLower(fields[0]) {
+	case "help", "-h", "--help", "?":
+		return Command{Kind: CmdHelp}, nil
+	case "list", "ls":
+		if len(fields) > 1 {
+			return Command{}, usagef("list takes no arguments")
+		}
+		return Command{Kind: CmdList}, nil
+	case "revoke", "end":
+		if len(fields) != 2 {
+			return Command{}, usagef("revoke takes one request ID, like `revoke %s`", exampleID)
+		}
+		id := strings.ToUpper(plainText(fields[1]))
+		if !approval.ValidID(id) {
+			return Command{}, usagef("%q is not a request ID; IDs look like %s (see `/share-bucket list`)", clip(fields[1]), exampleID)
+		}
+		return Command{Kind: CmdRevoke, ID: id}, nil
+	}
+
+	cmd := Command{Kind: CmdRequest, Duration: def, Scope: approval.Scope{Access: approval.AccessWrite}}
+	var err error
+	if cmd.Scope.Bucket, cmd.Scope.Prefix, err = parseScope(plainText(fields[0])); err != nil {
+		return Command{}, err
+	}
+	rest := fields[1:]
+	var sawDuration, sawAccess bool
+	for len(rest) > 0 && !(sawDuration && sawAccess) {
+		word := strings.ToLower(rest[0])
+		if !sawAccess && (word == "read" || word == "write") {
+			cmd.Scope.Access, sawAccess = approval.Access(word), true
+		} else if d, ok, err := parseDuration(word); err != nil {
+			return Command{}, err
+		} else if ok && !sawDuration {
+			cmd.Duration, sawDuration = d, true
+		} else {
+			break
+		}
+		rest = rest[1:]
+	}
+	cmd.Reason = plainText(strings.Join(rest, " "))
+	if cmd.Reason == "" {
+		return Command{}, usagef("a reason is required: say why you need access")
+	}
+	return cmd, nil
+}
+
+// parseScope splits [s3://]bucket[/prefix] and checks both parts.
+func parseScope(s string) (bucket, prefix string, err error) {
+	s = strings.TrimPrefix(s, "s3://")
+	bucket, prefix, _ = strings.Cut(s, "/")
+	if err := approval.CheckBucket(bucket); err != nil {
+		return "", "", usagef("%q is not a valid bucket name: %s", clip(bucket), reasonOf(err))
+	}
+	clean, err := approval.CleanPrefix(prefix)
+	if err != nil {
+		return "", "", usagef("%q is not an allowed folder: %s", clip(prefix), reasonOf(err))
+	}
+	return bucket, clean, nil
+}
+
+var durationRE = regexp.MustCompile(`^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$`)
+
+// parseDuration reads 15m, 2h, 1h30m, 1d, 1d12h. ok is false when word is
+// not shaped like a duration at all (it is then part of the reason); err is
+// set when it is shaped like one but unusable.
+func parseDuration(word string) (d time.Duration, ok bool, err error) {
+	m := durationRE.FindStringSubmatch(word)
+	if m == nil || word == "" {
+		return 0, false, nil
+	}
+	units := []time.Duration{24 * time.Hour, time.Hour, time.Minute}
+	for i, part := range m[1:] {
+		if part == "" {
+			continue
+		}
+		if len(part) > maxDurationDigits {
+			return 0, false, usagef("%q is too long a duration", clip(word))
+		}
+		n, _ := strconv.Atoi(part)
+		d += time.Duration(n) * units[i]
+	}
+	if d <= 0 {
+		return 0, false, usagef("%q is not a usable duration", word)
+	}
+	return d, true, nil
+}
+
+// ParseDuration reads a duration the way users write it.
+func ParseDuration(s string) (time.Duration, error) {
+	d, ok, err := parseDuration(strings.ToLower(strings.TrimSpace(s)))
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, usagef("%q is not a duration; write it like 15m, 2h, 1h30m or 1d", clip(s))
+	}
+	return d, nil
+}
+
+var slackMarkupRE = regexp.MustCompile(`<([^<>]*)>`)
+
+// plainText turns Slack's escaped message text into plain text: user and
+// channel mentions become @name and #name, special mentions lose their
+// power, links become their label, and &amp; &lt; &gt; are unescaped. The
+// result is re-escaped when rendered, so nothing in it can ping anyone.
+func plainText(s string) string {
+	s = slackMarkupRE.ReplaceAllStringFunc(s, func(m string) string {
+		inner := m[1 : len(m)-1]
+		target, label, hasLabel := strings.Cut(inner, "|")
+		switch {
+		case strings.HasPrefix(target, "@"):
+			if hasLabel && label != "" {
+				return "@" + label
+			}
+			return target
+		case strings.HasPrefix(target, "#"):
+			if hasLabel && label != "" {
+				return "#" + label
+			}
+			return target
+		case strings.HasPrefix(target, "!"):
+			name := strings.TrimPrefix(target, "!")
+			if hasLabel && label != "" {
+				name = strings.TrimPrefix(label, "@")
+			}
+			name, _, _ = strings.Cut(name, "^")
+			return "@" + name
+		case hasLabel && label != "":
+			return label
+		}
+		return target
+	})
+	s = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
+	return strings.TrimSpace(s)
+}
+
+// clip shortens user input quoted back in an error message and makes
+// invisible characters visible.
+func clip(s string) string {
+	const n = 40
+	var b strings.Builder
+	for i, r := range s {
+		if i >= n {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// reasonOf strips the package prefix from a domain validation error.
+func reasonOf(err error) string {
+	if ie, ok := errors.AsType[*approval.InvalidError](err); ok {
+		return ie.Reason
+	}
+	return err.Error()
+}

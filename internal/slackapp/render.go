@@ -1,0 +1,294 @@
+package slackapp
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/share-bucket/share-bucket/internal/approval"
+)
+
+// Everything here is pure: state in, Block Kit out. Handlers and the
+// notifier decide when to send; this file decides what people read.
+
+// Action IDs of the buttons the bot posts. The value of each is a request ID.
+const (
+	actionApprove = "approve"
+	actionDeny    = "deny"
+	actionEnd     = "end_access"
+	actionConsole = "open_console"
+	actionSignIn  = "sign_in" // a link button; Slack still reports the click
+)
+
+const exampleID = "K7QX2M4RTA"
+
+// escape makes user text inert in mrkdwn: no mentions, no links, no
+// formatting tricks through <, > or &.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// code renders s as inline code, safely.
+func code(s string) string {
+	return "`" + strings.ReplaceAll(escape(s), "`", "'") + "`"
+}
+
+// user renders a chat user mention. IDs come from Slack and are checked by
+// the handlers before they reach the store.
+func user(id string) string {
+	if id == "" {
+		return "the scheduler"
+	}
+	return "<@" + id + ">"
+}
+
+// date renders t so that each reader sees it in their own time zone.
+func date(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} at {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+func mrkdwn(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, text, false, false)
+}
+
+func plain(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, text, true, false)
+}
+
+func section(text string) *slack.SectionBlock {
+	return slack.NewSectionBlock(mrkdwn(text), nil, nil)
+}
+
+func button(actionID, value, text string, style slack.Style) *slack.ButtonBlockElement {
+	b := slack.NewButtonBlockElement(actionID, value, plain(text))
+	if style != "" {
+		b = b.WithStyle(style)
+	}
+	return b
+}
+
+func scopeText(s approval.Scope) string {
+	return code(s.String())
+}
+
+// statusLine says where a request stands, for the approval message.
+func statusLine(r *approval.Request, required int) string {
+	switch r.State {
+	case approval.StatePending:
+		if required > 1 {
+			var who []string
+			for _, a := range r.Approvals {
+				who = append(who, user(a.By))
+			}
+			line := fmt.Sprintf(":hourglass_flowing_sand: Waiting for approval (%d of %d)", len(r.Approvals), required)
+			if len(who) > 0 {
+				line += ": approved by " + strings.Join(who, ", ")
+			}
+			return line + ". Expires if undecided " + date(r.TimeoutAt) + "."
+		}
+		return ":hourglass_flowing_sand: Waiting for approval. Expires if undecided " + date(r.TimeoutAt) + "."
+	case approval.StateApproved:
+		return fmt.Sprintf(":white_check_mark: Approved by %s %s. Access until %s.", user(r.DecidedBy), date(r.DecidedAt), date(r.EndsAt))
+	case approval.StateDenied:
+		return fmt.Sprintf(":no_entry: Denied by %s %s.", user(r.DecidedBy), date(r.DecidedAt))
+	case approval.StateTimedOut:
+		return fmt.Sprintf(":hourglass: Timed out %s: nobody decided in time.", date(r.EndedAt))
+	case approval.StateExpired:
+		return fmt.Sprintf(":lock: Approved by %s. Access expired %s.", user(r.DecidedBy), date(r.EndsAt))
+	case approval.StateRevoked:
+		return fmt.Sprintf(":octagonal_sign: Ended early by %s %s.", user(r.EndedBy), date(r.EndedAt))
+	case approval.StateFailed:
+		return fmt.Sprintf(":x: Approved by %s, but AWS refused to issue access: %s.", user(r.DecidedBy), escape(r.Failure))
+	}
+	return string(r.State)
+}
+
+// ApprovalMessage renders the message approvers decide on, as it should
+// look in r's current state. It returns the fallback text and the blocks.
+func ApprovalMessage(r *approval.Request, required int) (string, []slack.Block) {
+	text := fmt.Sprintf("Access request %s from %s for %s", r.ID, user(r.Requester), r.Scope)
+	blocks := []slack.Block{
+		section(fmt.Sprintf("*%s asks for %s access to %s for %s*", user(r.Requester), r.Access, scopeText(r.Scope), approval.FormatDuration(r.Duration))),
+		slack.NewSectionBlock(nil, []*slack.TextBlockObject{
+			mrkdwn("*Requester*\n" + user(r.Requester)),
+			mrkdwn("*Folder*\n" + scopeText(r.Scope)),
+			mrkdwn("*Access*\n" + string(r.Access)),
+			mrkdwn("*Duration*\n" + approval.FormatDuration(r.Duration)),
+		}, nil),
+		section("*Reason*\n" + escape(r.Reason)),
+		slack.NewContextBlock("", mrkdwn(fmt.Sprintf("Request %s · asked %s", r.ID, date(r.CreatedAt)))),
+		section(statusLine(r, required)),
+	}
+	switch r.State {
+	case approval.StatePending:
+		blocks = append(blocks, slack.NewActionBlock("decide:"+r.ID,
+			button(actionApprove, r.ID, "Approve", slack.StylePrimary),
+			button(actionDeny, r.ID, "Deny", slack.StyleDanger),
+		))
+	case approval.StateApproved:
+		blocks = append(blocks, slack.NewActionBlock("grant:"+r.ID, endButton(r.ID)))
+	}
+	return text, blocks
+}
+
+func endButton(id string) *slack.ButtonBlockElement {
+	b := button(actionEnd, id, "End access", slack.StyleDanger)
+	b.Confirm = slack.NewConfirmationBlockObject(plain("End this access now?"),
+		plain("No new sign-in links can be made after this. A console already open keeps working until its session ends."),
+		plain("End access"), plain("Keep"))
+	return b
+}
+
+// GrantMessage renders the requester's DM about an approved grant. With a
+// link, it carries the sign-in link; without, it explains why; once the
+// grant is over, the link is gone.
+func GrantMessage(r *approval.Request, link *approval.Link, linkErr error, maxSession time.Duration) (string, []slack.Block) {
+	head := fmt.Sprintf("Your %s access to %s was approved by %s. It ends %s.", r.Access, scopeText(r.Scope), user(r.DecidedBy), date(r.EndsAt))
+	text := fmt.Sprintf("Your access to %s was approved", r.Scope)
+	if r.State != approval.StateApproved {
+		return text, []slack.Block{section(head), section(statusLine(r, 1))}
+	}
+	blocks := []slack.Block{section(":white_check_mark: " + head)}
+	switch {
+	case link != nil:
+		blocks = append(blocks, section(fmt.Sprintf("<%s|Open the AWS console> (this link works for 15 minutes; the session lasts until %s).", link.URL, date(link.SessionEnds))))
+	case linkErr != nil:
+		blocks = append(blocks, section(UserMessage(linkErr)))
+	}
+	blocks = append(blocks,
+		slack.NewContextBlock("", mrkdwn(fmt.Sprintf("Request %s. Need the console again later? Use *Open AWS console* for a fresh link; each session lasts up to %s.", r.ID, approval.FormatDuration(maxSession)))),
+		slack.NewActionBlock("grant:"+r.ID,
+			button(actionConsole, r.ID, "Open AWS console", slack.StylePrimary),
+			endButton(r.ID),
+		))
+	return text, blocks
+}
+
+// FreshLink renders the ephemeral reply with a newly minted link.
+func FreshLink(r *approval.Request, link approval.Link) string {
+	return fmt.Sprintf("Here is a fresh sign-in link for %s: <%s|Open the AWS console>. It works for 15 minutes; the session lasts until %s (your access ends %s).",
+		scopeText(r.Scope), link.URL, date(link.SessionEnds), date(r.EndsAt))
+}
+
+// Notice renders the DM a requester gets for ev, or "" when ev needs none.
+func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration) string {
+	switch ev.Kind {
+	case approval.EventDenied:
+		return fmt.Sprintf(":no_entry: Your request %s for %s was denied by %s.", r.ID, scopeText(r.Scope), user(ev.Actor))
+	case approval.EventTimedOut:
+		return fmt.Sprintf(":hourglass: Your request %s for %s expired: nobody decided in time. Ask again if you still need access.", r.ID, scopeText(r.Scope))
+	case approval.EventWarned:
+		return fmt.Sprintf(":warning: Your access to %s ends %s. Ask again if you need more time.", scopeText(r.Scope), date(r.EndsAt))
+	case approval.EventExpired:
+		return fmt.Sprintf(":lock: Your access to %s has ended (request %s). No new sign-in links can be made for it.", scopeText(r.Scope), r.ID)
+	case approval.EventRevoked:
+		if ev.Detail["was"] == string(approval.StatePending) {
+			return fmt.Sprintf(":octagonal_sign: Your request %s for %s was withdrawn by %s.", r.ID, scopeText(r.Scope), user(ev.Actor))
+		}
+		return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s. No new sign-in links can be made; a console already open keeps working until its session ends, at most %s.",
+			scopeText(r.Scope), user(ev.Actor), approval.FormatDuration(maxSession))
+	case approval.EventFailed:
+		return fmt.Sprintf(":x: Your request %s for %s was approved, but AWS refused to issue access: %s. The approvers have been told.", r.ID, scopeText(r.Scope), escape(r.Failure))
+	}
+	return ""
+}
+
+// Help is the reply to /share-bucket help.
+func Help(example string, def, maxDur time.Duration) string {
+	return strings.Join([]string{
+		"*share-bucket* gives you temporary access to a folder of an S3 bucket, after an approver says yes.",
+		"`/share-bucket [s3://]BUCKET[/FOLDER/] [DURATION] [read|write] REASON…`",
+		fmt.Sprintf("• DURATION like `15m`, `2h`, `1h30m` or `1d`: at least 15m, at most %s (default %s).", approval.FormatDuration(maxDur), approval.FormatDuration(def)),
+		"• `read` to list and download, `write` (the default) to also upload and delete.",
+		"• A reason is required. With no arguments at all, a form opens.",
+		"Example: `" + example + "`",
+		"`/share-bucket list`: your requests and grants (approvers also see what waits for them).",
+		"`/share-bucket revoke ID`: end a grant or withdraw a request.",
+	}, "\n")
+}
+
+// Usage renders a refusal with what was wrong and a correct example.
+func Usage(problem, example string) string {
+	return fmt.Sprintf(":warning: %s\nWrite it like this: `%s`\n(`/share-bucket help` for more.)", escape(problem), example)
+}
+
+// Submitted is the ack for a valid request.
+func Submitted(id string, s approval.Scope, d time.Duration) string {
+	return fmt.Sprintf(":inbox_tray: Request %s for %s access to %s for %s sent to the approvers. You will get a DM when they decide.",
+		id, s.Access, scopeText(s), approval.FormatDuration(d))
+}
+
+// Listing renders /share-bucket list.
+func Listing(l approval.Listing) string {
+	if len(l.Mine) == 0 && len(l.ToDecide) == 0 {
+		return "You have no pending requests or active grants."
+	}
+	var b strings.Builder
+	line := func(r *approval.Request) {
+		switch r.State {
+		case approval.StateApproved:
+			fmt.Fprintf(&b, "• %s %s %s, active until %s\n", r.ID, scopeText(r.Scope), r.Access, date(r.EndsAt))
+		default:
+			fmt.Fprintf(&b, "• %s %s %s for %s, from %s, pending until %s\n", r.ID, scopeText(r.Scope), r.Access,
+				approval.FormatDuration(r.Duration), user(r.Requester), date(r.TimeoutAt))
+		}
+	}
+	if len(l.Mine) > 0 {
+		b.WriteString("*Your requests and grants*\n")
+		for _, r := range l.Mine {
+			line(r)
+		}
+	}
+	if len(l.ToDecide) > 0 {
+		b.WriteString("*Waiting for approval*\n")
+		for _, r := range l.ToDecide {
+			line(r)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// UserMessage explains err to the person who caused it, in plain words.
+// Unknown errors get a generic sentence: details go to the log, not to chat.
+func UserMessage(err error) string {
+	if ue, ok := errors.AsType[*UsageError](err); ok {
+		return escape(ue.Problem)
+	}
+	if ie, ok := errors.AsType[*approval.InvalidError](err); ok {
+		return escape(ie.Reason)
+	}
+	if fe, ok := errors.AsType[*approval.ForbiddenError](err); ok {
+		return "Sorry, " + fe.Reason + "."
+	}
+	if se, ok := errors.AsType[*approval.StateError](err); ok {
+		switch se.State {
+		case approval.StatePending:
+			return "You already approved this request; it waits for more approvers."
+		case approval.StateApproved:
+			return "This request was already approved by " + user(se.By) + "."
+		case approval.StateDenied:
+			return "This request was already denied by " + user(se.By) + "."
+		case approval.StateTimedOut:
+			return "This request expired: nobody decided in time."
+		case approval.StateExpired:
+			return "This access has already ended."
+		case approval.StateRevoked:
+			return "This request was ended by " + user(se.By) + "."
+		case approval.StateFailed:
+			return "This request failed: AWS refused to issue access."
+		}
+	}
+	if ie, ok := errors.AsType[*approval.IssueError](err); ok {
+		return fmt.Sprintf("AWS refused to issue access (%s: %s).", escape(ie.Code), escape(ie.Reason))
+	}
+	switch {
+	case errors.Is(err, approval.ErrNotFound):
+		return "There is no request with that ID."
+	case errors.Is(err, approval.ErrTooLate):
+		return "Less than 15 minutes of this access are left, and AWS cannot issue a shorter session. The console you already opened runs until the access ends."
+	}
+	return "Something went wrong on our side. It has been logged; please try again in a minute."
+}

@@ -1,0 +1,263 @@
+package slackapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+	"go.uber.org/zap"
+
+	"github.com/share-bucket/share-bucket/internal/metrics"
+)
+
+// Socket runs the Socket Mode connection: it acks every envelope first,
+// then does the slow work in a goroutine of its own. It survives refreshes
+// and transient errors (slack-go reconnects; Socket restarts slack-go's
+// loop if it gives up) and stops with an error on fatal ones.
+type Socket struct {
+	Client  *socketmode.Client
+	App     *App
+	Log     *zap.Logger
+	Metrics *metrics.Metrics
+	// WorkTimeout bounds each piece of after-ack work. Zero means 30 s.
+	WorkTimeout time.Duration
+
+	connected atomic.Bool
+	opened    atomic.Int64
+	work      sync.WaitGroup
+	seen      dedupe
+}
+
+// FatalError is a Socket Mode error that retrying cannot fix, such as a
+// revoked token.
+type FatalError struct{ Err error }
+
+func (e *FatalError) Error() string {
+	return fmt.Sprintf("slack socket mode: %v (check SLACK_APP_TOKEN and the app's Socket Mode setting)", e.Err)
+}
+
+func (e *FatalError) Unwrap() error { return e.Err }
+
+// fatalCodes are errors from apps.connections.open that no retry fixes.
+var fatalCodes = map[string]bool{
+	"invalid_auth": true, "not_authed": true, "account_inactive": true, "token_revoked": true,
+	"token_expired": true, "missing_scope": true, "not_allowed_token_type": true, "team_disabled": true,
+	"user_removed_from_team": true, "invalid_token": true,
+}
+
+func isFatal(err error) bool {
+	if err == nil {
+		return false
+	}
+	if fatalCodes[err.Error()] {
+		return true
+	}
+	if se, ok := errors.AsType[slack.SlackErrorResponse](err); ok && fatalCodes[se.Err] {
+		return true
+	}
+	if sc, ok := errors.AsType[slack.StatusCodeError](err); ok && (sc.Code == 401 || sc.Code == 403 || sc.Code == 404) {
+		return true
+	}
+	return false
+}
+
+// Connected reports whether the socket is up (for /readyz).
+func (s *Socket) Connected() bool { return s.connected.Load() }
+
+// Run connects and serves until ctx ends (returning nil) or a fatal error.
+// In-flight work is not waited for; call Wait for that.
+func (s *Socket) Run(ctx context.Context, workCtx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.runClient(ctx) }()
+	for {
+		select {
+		case ev := <-s.Client.Events:
+			s.handle(workCtx, ev)
+		case err := <-errc:
+			s.connected.Store(false)
+			return err
+		}
+	}
+}
+
+// runClient runs slack-go's connection loop, restarting it with backoff
+// when it returns for a reason other than a fatal error or shutdown.
+func (s *Socket) runClient(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := s.Client.RunContext(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case isFatal(err):
+			return &FatalError{Err: err}
+		}
+		s.Log.Warn("socket mode loop ended; restarting", zap.Error(err), zap.Duration("backoff", backoff))
+		if sleep(ctx, backoff) != nil {
+			return nil
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+// Wait blocks until all after-ack work has finished or ctx ends.
+func (s *Socket) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.work.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Socket) handle(workCtx context.Context, ev socketmode.Event) {
+	switch ev.Type {
+	case socketmode.EventTypeConnecting:
+		s.connected.Store(false)
+		s.Log.Debug("connecting to slack")
+	case socketmode.EventTypeConnected:
+		if s.opened.Add(1) > 1 {
+			s.Metrics.Reconnects.Inc()
+		}
+	case socketmode.EventTypeHello:
+		s.connected.Store(true)
+		s.Log.Info("connected to slack")
+	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError:
+		s.connected.Store(false)
+		s.Log.Warn("slack connection problem", zap.String("event", string(ev.Type)), zap.Any("detail", errorOf(ev.Data)))
+	case socketmode.EventTypeInvalidAuth:
+		s.connected.Store(false)
+		s.Log.Error("slack rejected the app token")
+	case socketmode.EventTypeErrorBadMessage:
+		s.Log.Warn("unreadable socket mode message ignored", zap.Any("detail", errorOf(ev.Data)))
+		// Ack it anyway when it names its envelope, so Slack does not
+		// retry something the bot will never be able to read.
+		if bad, ok := ev.Data.(*socketmode.ErrorBadMessage); ok {
+			var env struct {
+				EnvelopeID string `json:"envelope_id"`
+			}
+			if json.Unmarshal(bad.Message, &env) == nil && env.EnvelopeID != "" {
+				s.ack(&socketmode.Request{EnvelopeID: env.EnvelopeID}, nil, time.Now())
+			}
+		}
+	case socketmode.EventTypeErrorWriteFailed:
+		s.Log.Warn("socket mode write failed", zap.Any("detail", errorOf(ev.Data)))
+	case socketmode.EventTypeSlashCommand:
+		cmd, ok := ev.Data.(slack.SlashCommand)
+		s.serve(workCtx, ev.Request, ok, func() (any, work) { return s.App.Slash(cmd) })
+	case socketmode.EventTypeInteractive:
+		cb, ok := ev.Data.(slack.InteractionCallback)
+		s.serve(workCtx, ev.Request, ok, func() (any, work) { return s.App.Interaction(cb) })
+	case socketmode.EventTypeEventsAPI:
+		s.serve(workCtx, ev.Request, true, func() (any, work) { return nil, nil })
+	}
+}
+
+// serve acks req with what handle computes, then runs the work. A
+// redelivered envelope is acked again but not handled twice.
+func (s *Socket) serve(workCtx context.Context, req *socketmode.Request, ok bool, handle func() (any, work)) {
+	if req == nil {
+		return
+	}
+	start := time.Now()
+	if !s.seen.add(req.EnvelopeID, start) {
+		s.ack(req, nil, start)
+		s.Log.Info("duplicate envelope acked and ignored", zap.String("envelope_id", req.EnvelopeID), zap.Int("retry_attempt", req.RetryAttempt))
+		return
+	}
+	if !ok {
+		s.ack(req, nil, start)
+		s.Log.Warn("envelope with an unexpected payload ignored", zap.String("type", req.Type))
+		return
+	}
+	payload, w := handle()
+	s.ack(req, payload, start)
+	if w == nil {
+		return
+	}
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		timeout := s.WorkTimeout
+		if timeout == 0 {
+			timeout = 30 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(workCtx, timeout)
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				s.Log.Error("handler panicked", zap.Any("panic", p), zap.String("envelope_id", req.EnvelopeID))
+			}
+		}()
+		w(ctx)
+	}()
+}
+
+func (s *Socket) ack(req *socketmode.Request, payload any, start time.Time) {
+	var err error
+	if payload == nil {
+		err = s.Client.Ack(*req)
+	} else {
+		err = s.Client.Ack(*req, payload)
+	}
+	s.Metrics.AckLatency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.Log.Error("ack failed", zap.String("envelope_id", req.EnvelopeID), zap.Error(err))
+	}
+}
+
+func errorOf(data any) string {
+	switch d := data.(type) {
+	case *slack.ConnectionErrorEvent:
+		return d.Error()
+	case *slack.IncomingEventError:
+		return d.Error()
+	case *socketmode.ErrorBadMessage:
+		return d.Cause.Error()
+	case *socketmode.ErrorWriteFailed:
+		return d.Cause.Error()
+	case error:
+		return d.Error()
+	}
+	return fmt.Sprint(data)
+}
+
+// dedupe remembers recently seen envelope IDs.
+type dedupe struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+const dedupeWindow = 15 * time.Minute
+
+// add records id and reports whether it was new.
+func (d *dedupe) add(id string, now time.Time) bool {
+	if id == "" {
+		return true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.seen == nil {
+		d.seen = make(map[string]time.Time)
+	}
+	if _, dup := d.seen[id]; dup {
+		return false
+	}
+	if len(d.seen) >= 10000 {
+		for k, t := range d.seen {
+			if now.Sub(t) > dedupeWindow {
+				delete(d.seen, k)
+			}
+		}
+	}
+	d.seen[id] = now
+	return true
+}
