@@ -1,0 +1,71 @@
+// Package pgstore opens an approval store in PostgreSQL through pgx, for
+// deployments with several replicas: they share the store, updates are
+// compare-and-swap, and each event is claimed by one replica at a time
+// (SELECT … FOR UPDATE SKIP LOCKED).
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/share-bucket/share-bucket/internal/approval/sqlstore"
+)
+
+// schemaLockKey names the advisory lock held while the schema is created,
+// so replicas starting together do not race on CREATE TABLE IF NOT EXISTS.
+const schemaLockKey = 0x73686172652d62 // "share-b"
+
+// dialect is what PostgreSQL needs beyond the shared statements.
+var dialect = sqlstore.Dialect{
+	Name:              "postgres",
+	AutoID:            "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+	SchemaLock:        fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", schemaLockKey),
+	ClaimLock:         "FOR UPDATE OF e SKIP LOCKED",
+	IsUniqueViolation: isUniqueViolation,
+}
+
+func isUniqueViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505" // unique_violation
+}
+
+// Pool limits: the bot's load is light, and several replicas must stay well
+// inside the server's max_connections.
+const (
+	maxConns        = 5
+	maxConnLifetime = 30 * time.Minute
+)
+
+// Open connects to the PostgreSQL database at dsn (a URL or key=value
+// string as pgx accepts) and returns the store, creating its tables in the
+// connection's current schema (the first of search_path) if they are
+// missing. The pool holds at most 5 connections.
+//
+// Open returns an error if dsn does not parse, the server cannot be
+// reached within ctx, or the schema cannot be created.
+func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxLifetime(maxConnLifetime)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	s, err := sqlstore.New(ctx, db, dialect)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	return s, nil
+}

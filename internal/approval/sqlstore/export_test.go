@@ -1,0 +1,4 @@
+package sqlstore
+
+// UpdateAttempts is how many times Update tries before ErrConflict.
+const UpdateAttempts = updateAttempts

@@ -1,0 +1,110 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// statements are prepared once by New and reused, so a write costs no
+// parsing. Inside a transaction they are used through Tx.StmtContext,
+// which reuses the statement prepared on that connection.
+type statements struct {
+	insertRequest *sql.Stmt
+	updateRequest *sql.Stmt
+	touchRequest  *sql.Stmt
+	existsRequest *sql.Stmt
+	getRequest    *sql.Stmt
+	getMessages   *sql.Stmt
+	insertMessage *sql.Stmt
+	insertEvent   *sql.Stmt
+	due           *sql.Stmt
+	wakeDue       *sql.Stmt
+	wakeEvents    *sql.Stmt
+	claim         *sql.Stmt
+	delivered     *sql.Stmt
+	retry         *sql.Stmt
+	giveUp        *sql.Stmt
+	releaseLeases *sql.Stmt
+}
+
+// headEvent is true for the oldest undelivered event of its request, the
+// only one of the request that may be claimed. It reads events as e.
+const headEvent = `NOT EXISTS (
+	SELECT 1 FROM events o
+	WHERE o.request_id = e.request_id AND o.delivered_at IS NULL AND o.seq < e.seq)`
+
+func (st *statements) list(d Dialect) []struct {
+	dst **sql.Stmt
+	q   string
+} {
+	return []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&st.insertRequest, `INSERT INTO requests (` + requestCols + `)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`},
+		// $1..$21 as requestArgs binds them; $22 is the version read.
+		{&st.updateRequest, `UPDATE requests SET
+			requester = $2, bucket = $3, prefix = $4, access = $5, duration_ns = $6, reason = $7, state = $8,
+			created_at = $9, timeout_at = $10, approvals = $11, decided_by = $12, decided_at = $13, ends_at = $14,
+			warn_at = $15, warned = $16, ended_by = $17, ended_at = $18, failure = $19, version = $20, next_due = $21
+			WHERE id = $1 AND version = $22`},
+		// A write that changes nothing: it proves the request exists and,
+		// on PostgreSQL, locks its row until the transaction ends.
+		{&st.touchRequest, `UPDATE requests SET version = version WHERE id = $1`},
+		{&st.existsRequest, `SELECT 1 FROM requests WHERE id = $1`},
+		{&st.getRequest, `SELECT ` + requestCols + ` FROM requests WHERE id = $1`},
+		{&st.getMessages, `SELECT kind, channel, ts FROM messages WHERE request_id = $1 ORDER BY id`},
+		{&st.insertMessage, `INSERT INTO messages (request_id, kind, channel, ts) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (request_id, channel, ts) DO NOTHING`},
+		{&st.insertEvent, `INSERT INTO events (request_id, at, kind, actor, detail, notify, delivered_at, next_attempt_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq`},
+		{&st.due, `SELECT id FROM requests WHERE next_due IS NOT NULL AND next_due <= $1
+			ORDER BY next_due, id LIMIT $2`},
+		{&st.wakeDue, `SELECT next_due FROM requests WHERE next_due IS NOT NULL ORDER BY next_due, id LIMIT 1`},
+		// A leased event is next claimable when its lease runs out.
+		{&st.wakeEvents, `SELECT MIN(CASE WHEN e.lease_until > e.next_attempt_at THEN e.lease_until ELSE e.next_attempt_at END)
+			FROM events e WHERE e.delivered_at IS NULL AND ` + headEvent},
+		// $1 now, $2 owner, $3 lease end, $4 limit.
+		{&st.claim, `UPDATE events SET lease_owner = $2, lease_until = $3, attempts = attempts + 1
+			WHERE seq IN (
+				SELECT e.seq FROM events e
+				WHERE e.delivered_at IS NULL AND e.next_attempt_at <= $1
+					AND (e.lease_until IS NULL OR e.lease_until <= $1)
+					AND ` + headEvent + `
+				ORDER BY e.seq LIMIT $4 ` + d.ClaimLock + `)
+			RETURNING ` + eventCols},
+		{&st.delivered, `UPDATE events SET delivered_at = $3, lease_until = NULL
+			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
+		{&st.retry, `UPDATE events SET next_attempt_at = $3, last_error = $4, lease_owner = NULL, lease_until = NULL
+			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
+		{&st.giveUp, `UPDATE events SET delivered_at = $3, last_error = $4, lease_until = NULL
+			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
+		{&st.releaseLeases, `UPDATE events SET lease_owner = NULL, lease_until = NULL
+			WHERE delivered_at IS NULL AND lease_owner IS NOT NULL`},
+	}
+}
+
+func (st *statements) prepare(ctx context.Context, db *sql.DB, d Dialect) error {
+	for _, s := range st.list(d) {
+		stmt, err := db.PrepareContext(ctx, s.q)
+		if err != nil {
+			return errors.Join(fmt.Errorf("%s: %w", s.q, err), st.close())
+		}
+		*s.dst = stmt
+	}
+	return nil
+}
+
+func (st *statements) close() error {
+	var errs []error
+	for _, s := range st.list(Dialect{}) {
+		if *s.dst != nil {
+			errs = append(errs, (*s.dst).Close())
+			*s.dst = nil
+		}
+	}
+	return errors.Join(errs...)
+}
