@@ -43,13 +43,17 @@ type Notice struct {
 	Link    *Link
 	// LinkErr explains why an approved grant came without a link.
 	LinkErr error
+	// Remember stores a ref to a message the notifier just posted, so
+	// later notices update it and clicks on it are recognised. Call it
+	// right after each post: a click can come before Notify returns.
+	Remember func(ctx context.Context, ref MessageRef) error
 }
 
-// Notifier tells people about events. It returns refs of the messages it
-// posted so later notices can update them; on partial failure it returns
-// the refs it has and an error, and will be called again.
+// Notifier tells people about events. An error means the notice should be
+// retried; the notifier must then skip what it already did (messages it
+// remembered are in Request.Messages on the next call).
 type Notifier interface {
-	Notify(ctx context.Context, n Notice) ([]MessageRef, error)
+	Notify(ctx context.Context, n Notice) error
 }
 
 // Service runs the request lifecycle. It checks every action against the
@@ -285,7 +289,13 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	n := Notice{Event: ev, Request: r}
+	n := Notice{Event: ev, Request: r, Remember: func(ctx context.Context, ref MessageRef) error {
+		if err := s.Store.AddMessages(ctx, r.ID, []MessageRef{ref}); err != nil {
+			return err
+		}
+		r.Messages = append(r.Messages, ref)
+		return nil
+	}}
 	if ev.Kind == EventApproved && r.State == StateApproved {
 		link, err := s.mint(ctx, r, r.Requester, "")
 		var ie *IssueError
@@ -307,13 +317,7 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 			return err
 		}
 	}
-	refs, err := s.Notifier.Notify(ctx, n)
-	if len(refs) > 0 {
-		if aerr := s.Store.AddMessages(ctx, r.ID, refs); aerr != nil {
-			return errors.Join(err, aerr)
-		}
-	}
-	return err
+	return s.Notifier.Notify(ctx, n)
 }
 
 // failGrant moves an approved request to failed; the failed event then

@@ -214,6 +214,15 @@ func (a *App) blockAction(ctx context.Context, cb slack.InteractionCallback) {
 		}
 		return
 	}
+	if cb.Container.Type == "message" && !r.HasMessage(cb.Container.ChannelID, cb.Container.MessageTs) {
+		// The notifier remembers a message right after posting it; give
+		// a click that raced that write one more look.
+		if sleep(ctx, 250*time.Millisecond) == nil {
+			if again, err := a.Service.Get(ctx, id); err == nil {
+				r = again
+			}
+		}
+	}
 	if cb.Container.Type != "message" || !r.HasMessage(cb.Container.ChannelID, cb.Container.MessageTs) {
 		refuse("it is not on a message share-bucket posted for this request",
 			zap.String("channel", cb.Container.ChannelID), zap.String("message_ts", cb.Container.MessageTs))

@@ -30,14 +30,11 @@ var _ approval.Notifier = (*Notifier)(nil)
 // Notify implements approval.Notifier. Idempotent steps (updates) run
 // before the one that is not (a new DM), so a retry after a failure does
 // not post twice.
-func (n *Notifier) Notify(ctx context.Context, no approval.Notice) ([]approval.MessageRef, error) {
+func (n *Notifier) Notify(ctx context.Context, no approval.Notice) error {
 	r, ev := no.Request, no.Event
-	var refs []approval.MessageRef
 	var errs []error
 	if ev.Kind == approval.EventRequested {
-		var err error
-		refs, err = n.announce(ctx, r)
-		errs = append(errs, err)
+		errs = append(errs, n.announce(ctx, no))
 	} else {
 		errs = append(errs, n.updateApprovals(ctx, r))
 	}
@@ -46,7 +43,7 @@ func (n *Notifier) Notify(ctx context.Context, no approval.Notice) ([]approval.M
 		errs = append(errs, n.updateGrants(ctx, r))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return refs, err
+		return err
 	}
 
 	switch {
@@ -54,33 +51,36 @@ func (n *Notifier) Notify(ctx context.Context, no approval.Notice) ([]approval.M
 		text, blocks := GrantMessage(r, no.Link, no.LinkErr, n.MaxSession)
 		ch, ts, err := n.postDM(ctx, r.Requester, text, blocks)
 		if err != nil {
-			return refs, err
+			return err
 		}
-		refs = append(refs, approval.MessageRef{Kind: approval.MessageGrant, Channel: ch, TS: ts})
+		return no.Remember(ctx, approval.MessageRef{Kind: approval.MessageGrant, Channel: ch, TS: ts})
 	default:
 		if text := Notice(ev, r, n.MaxSession); text != "" {
 			if _, _, err := n.postDM(ctx, r.Requester, text, nil); err != nil {
-				return refs, err
+				return err
 			}
 		}
 	}
-	return refs, nil
+	return nil
 }
 
 // announce posts the request to the approval channel, or to each approver
 // other than the requester, skipping any that already have it.
-func (n *Notifier) announce(ctx context.Context, r *approval.Request) ([]approval.MessageRef, error) {
+func (n *Notifier) announce(ctx context.Context, no approval.Notice) error {
+	r := no.Request
 	text, blocks := ApprovalMessage(r, n.Required)
-	var refs []approval.MessageRef
+	post := func(channel string) error {
+		ch, ts, err := n.Web.Post(ctx, channel, text, blocks)
+		if err != nil {
+			return fmt.Errorf("announce %s in %s: %w", r.ID, channel, err)
+		}
+		return no.Remember(ctx, approval.MessageRef{Kind: approval.MessageApproval, Channel: ch, TS: ts})
+	}
 	if n.Channel != "" {
 		if len(r.MessagesOf(approval.MessageApproval)) > 0 {
-			return nil, nil
+			return nil
 		}
-		ch, ts, err := n.Web.Post(ctx, n.Channel, text, blocks)
-		if err != nil {
-			return nil, fmt.Errorf("announce %s in %s: %w", r.ID, n.Channel, err)
-		}
-		return []approval.MessageRef{{Kind: approval.MessageApproval, Channel: ch, TS: ts}}, nil
+		return post(n.Channel)
 	}
 	var errs []error
 	for _, a := range n.Approvers {
@@ -92,17 +92,11 @@ func (n *Notifier) announce(ctx context.Context, r *approval.Request) ([]approva
 			errs = append(errs, fmt.Errorf("announce %s to %s: %w", r.ID, a, err))
 			continue
 		}
-		if r.HasMessageIn(dm) {
-			continue
+		if !r.HasMessageIn(dm) {
+			errs = append(errs, post(dm))
 		}
-		ch, ts, err := n.Web.Post(ctx, dm, text, blocks)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("announce %s to %s: %w", r.ID, a, err))
-			continue
-		}
-		refs = append(refs, approval.MessageRef{Kind: approval.MessageApproval, Channel: ch, TS: ts})
 	}
-	return refs, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // updateApprovals re-renders every approval message from r's state.

@@ -1,0 +1,323 @@
+package slackapp_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/share-bucket/share-bucket/internal/approval"
+	"github.com/share-bucket/share-bucket/internal/approval/sqlitestore"
+	"github.com/share-bucket/share-bucket/internal/fakeslack"
+	"github.com/share-bucket/share-bucket/internal/metrics"
+	"github.com/share-bucket/share-bucket/internal/slackapp"
+	"github.com/share-bucket/share-bucket/internal/worker"
+)
+
+// The in-process harness wires the real Socket, App, Notifier, Service,
+// SQLite store and worker to the fake Slack, with a fake issuer in place of
+// AWS (cmd/bot's end-to-end tests use the real one against MinIO).
+
+const (
+	requester = "UREQ"
+	approver1 = "UAPP1"
+	approver2 = "UAPP2"
+	stranger  = "UOTHER"
+	channel   = "CAPPROVALS"
+	goodCmd   = "collab-bucket/myfolder/ 2h write quarterly numbers"
+)
+
+// fakeIssuer mints links without AWS and counts them.
+type fakeIssuer struct {
+	mu     sync.Mutex
+	grants []approval.Grant
+	delay  time.Duration
+	err    error
+}
+
+func (f *fakeIssuer) Issue(ctx context.Context, g approval.Grant) (approval.Link, error) {
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return approval.Link{}, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return approval.Link{}, f.err
+	}
+	f.grants = append(f.grants, g)
+	return approval.Link{
+		URL:         fmt.Sprintf("https://signin.example/federation?Action=login&SigninToken=SIGNIN-SECRET-%d", len(f.grants)),
+		SessionEnds: time.Now().Add(g.Session),
+	}, nil
+}
+
+func (f *fakeIssuer) issuedFor(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, g := range f.grants {
+		if g.RequestID == id {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeIssuer) issued() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.grants)
+}
+
+type harness struct {
+	t      *testing.T
+	slack  *fakeslack.Server
+	svc    *approval.Service
+	issuer *fakeIssuer
+	logs   *observer.ObservedLogs
+	socket *slackapp.Socket
+}
+
+type harnessOpt func(*approval.Policy, *slackapp.Notifier, *[]fakeslack.Option)
+
+func withRequired(n int) harnessOpt {
+	return func(p *approval.Policy, _ *slackapp.Notifier, _ *[]fakeslack.Option) { p.ApprovalsRequired = n }
+}
+
+func withDMApprovers() harnessOpt {
+	return func(_ *approval.Policy, n *slackapp.Notifier, _ *[]fakeslack.Option) { n.Channel = "" }
+}
+
+func withSlack(o ...fakeslack.Option) harnessOpt {
+	return func(_ *approval.Policy, _ *slackapp.Notifier, so *[]fakeslack.Option) { *so = append(*so, o...) }
+}
+
+func newHarness(t *testing.T, opts ...harnessOpt) *harness {
+	t.Helper()
+	allowed, _ := approval.ParseAllowEntry("collab-bucket/myfolder/")
+	policy := approval.Policy{
+		Approvers: []string{approver1, approver2, requester}, ApprovalsRequired: 1,
+		Allowed: approval.AllowList{allowed}, MaxDuration: 12 * time.Hour,
+		ExpiryWarning: 10 * time.Minute, ApprovalTimeout: 8 * time.Hour, MaxSession: time.Hour,
+	}
+	notifier := &slackapp.Notifier{Channel: channel, MaxSession: time.Hour}
+	slackOpts := []fakeslack.Option{
+		fakeslack.WithUsers(requester, approver1, approver2, stranger),
+		fakeslack.WithChannels(channel),
+	}
+	for _, o := range opts {
+		o(&policy, notifier, &slackOpts)
+	}
+	fs := fakeslack.New(t, slackOpts...)
+
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
+	m := metrics.New()
+	store, err := sqlitestore.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := slack.New(fs.BotToken(), slack.OptionAPIURL(fs.APIURL()), slack.OptionAppLevelToken(fs.AppToken()))
+	web := slackapp.NewWeb(api, log, m)
+	web.PostInterval = time.Millisecond
+	notifier.Web, notifier.Approvers, notifier.Required, notifier.Log = web, policy.Approvers, policy.ApprovalsRequired, log
+	issuer := &fakeIssuer{}
+	svc := approval.NewService(store, policy, issuer, notifier)
+	app := &slackapp.App{Service: svc, Web: web, Log: log, Metrics: m, DefaultDuration: time.Hour,
+		Example: "/share-bucket collab-bucket/myfolder/ 2h write quarterly numbers for the auditors"}
+	sock := &slackapp.Socket{Client: socketmode.New(api), App: app, Log: log, Metrics: m}
+	w := &worker.Worker{Service: svc, Log: log, Metrics: m, Owner: "test"}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = sock.Run(ctx, context.Background()) }()
+	go func() { defer wg.Done(); _ = w.Run(ctx, context.Background()) }()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		_ = sock.Wait(context.Background())
+		store.Close()
+	})
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := fs.WaitConnected(wctx, 1); err != nil {
+		t.Fatalf("bot never connected: %v", err)
+	}
+	return &harness{t: t, slack: fs, svc: svc, issuer: issuer, logs: logs, socket: sock}
+}
+
+func (h *harness) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	h.t.Cleanup(cancel)
+	return ctx
+}
+
+// command runs a slash command and returns the text of its ack.
+func (h *harness) command(user, text string) string {
+	h.t.Helper()
+	ack, err := h.slack.SlashCommand(h.ctx(), user, text)
+	if err != nil {
+		h.t.Fatalf("slash command %q: %v", text, err)
+	}
+	var p struct {
+		Text         string `json:"text"`
+		ResponseType string `json:"response_type"`
+	}
+	if len(ack.Payload) > 0 {
+		if err := json.Unmarshal(ack.Payload, &p); err != nil {
+			h.t.Fatalf("ack payload %s: %v", ack.Payload, err)
+		}
+		if p.ResponseType != "ephemeral" {
+			h.t.Errorf("ack response_type = %q; want ephemeral", p.ResponseType)
+		}
+	}
+	return p.Text
+}
+
+// request submits goodCmd (or text) as user and returns the approval
+// message once posted.
+func (h *harness) request(user, text string) (id string, msg fakeslack.Message) {
+	h.t.Helper()
+	ack := h.command(user, text)
+	if !strings.Contains(ack, "sent to the approvers") {
+		h.t.Fatalf("ack = %q; want a confirmation", ack)
+	}
+	id = strings.Fields(strings.TrimPrefix(ack, ":inbox_tray: Request "))[0]
+	msg = h.waitMessage(func(m fakeslack.Message) bool {
+		return m.Channel == channel && strings.Contains(m.Text, id)
+	})
+	return id, msg
+}
+
+func (h *harness) waitMessage(match func(fakeslack.Message) bool) fakeslack.Message {
+	h.t.Helper()
+	m, err := h.slack.WaitMessage(h.ctx(), match)
+	if err != nil {
+		h.t.Fatalf("expected message never came: %v", err)
+	}
+	return m
+}
+
+func (h *harness) waitEphemeral(user, contains string) fakeslack.Message {
+	h.t.Helper()
+	m, err := h.slack.WaitEphemeral(h.ctx(), user, func(m fakeslack.Message) bool { return strings.Contains(m.AllText(), contains) })
+	if err != nil {
+		var got []string
+		for _, e := range h.slack.Ephemerals(user) {
+			got = append(got, e.AllText())
+		}
+		h.t.Fatalf("no ephemeral for %s containing %q (got %q): %v", user, contains, got, err)
+	}
+	return m
+}
+
+// waitDM waits for a DM to user containing text.
+func (h *harness) waitDM(user, contains string) fakeslack.Message {
+	h.t.Helper()
+	dm := dmOf(user)
+	return h.waitMessage(func(m fakeslack.Message) bool {
+		return m.Channel == dm && strings.Contains(m.AllText(), contains)
+	})
+}
+
+// dmOf is the fake's ID for the bot's DM with user (U123 → D123). The
+// match functions of WaitMessage run under the fake's lock, so they cannot
+// ask the fake.
+func dmOf(user string) string { return "D" + strings.TrimPrefix(user, "U") }
+
+// click clicks a button of msg as it was when msg was read, like a user
+// whose screen has not refreshed yet.
+func (h *harness) click(user string, msg fakeslack.Message, action string) {
+	h.t.Helper()
+	c := fakeslack.Click{User: user, Channel: msg.Channel, MessageTS: msg.TS, ActionID: action}
+	for _, b := range msg.Buttons() {
+		if b.ActionID == action {
+			c.BlockID, c.Value = b.BlockID, b.Value
+		}
+	}
+	if _, err := h.slack.Click(h.ctx(), c); err != nil {
+		h.t.Fatalf("click %s: %v", action, err)
+	}
+}
+
+// current returns the message as it is now.
+func (h *harness) current(msg fakeslack.Message) fakeslack.Message {
+	m, ok := h.slack.MessageAt(msg.Channel, msg.TS)
+	if !ok {
+		h.t.Fatalf("message %s/%s vanished", msg.Channel, msg.TS)
+	}
+	return m
+}
+
+// eventually polls cond for up to 5 s.
+func (h *harness) eventually(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (h *harness) state(id string) approval.State {
+	r, err := h.svc.Get(context.Background(), id)
+	if err != nil {
+		h.t.Fatalf("get %s: %v", id, err)
+	}
+	return r.State
+}
+
+func buttons(m fakeslack.Message) []string {
+	var ids []string
+	for _, b := range m.Buttons() {
+		ids = append(ids, b.ActionID)
+	}
+	return ids
+}
+
+func hasButton(m fakeslack.Message, action string) bool {
+	for _, b := range m.Buttons() {
+		if b.ActionID == action {
+			return true
+		}
+	}
+	return false
+}
+
+// settle waits until no event is left to deliver.
+func (h *harness) settle() {
+	h.t.Helper()
+	h.eventually("outbox drained", func() bool {
+		_, ok, err := h.svc.Store.Wake(context.Background())
+		return err == nil && (!ok || h.pendingEvents() == 0)
+	})
+}
+
+// pendingEvents counts undelivered events that are due now.
+func (h *harness) pendingEvents() int {
+	evs, err := h.svc.Store.Audit(context.Background(), approval.AuditFilter{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	_ = evs
+	at, ok, _ := h.svc.Store.Wake(context.Background())
+	if ok && !at.After(time.Now()) {
+		return 1
+	}
+	return 0
+}

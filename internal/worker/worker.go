@@ -1,0 +1,210 @@
+// Package worker runs the scheduled side of the approval lifecycle: it
+// applies due timeouts, warnings and expiries, and delivers the events the
+// store holds as an outbox. It sleeps until the next due time or a change,
+// so idle grants cost nothing.
+package worker
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
+	"github.com/share-bucket/share-bucket/internal/approval"
+	"github.com/share-bucket/share-bucket/internal/metrics"
+)
+
+// Worker is the scheduler and outbox dispatcher. Several workers (one per
+// replica) may share a store: due changes are compare-and-swapped and
+// events are leased, so each is done once.
+type Worker struct {
+	Service *approval.Service
+	Clock   clockwork.Clock
+	Log     *zap.Logger
+	Metrics *metrics.Metrics
+	// Owner names this process in event leases.
+	Owner string
+	// Lease is how long a claimed event is ours. Zero means 2 minutes.
+	Lease time.Duration
+	// MaxIdle is the longest sleep without looking at the store, which
+	// bounds how late work written by another replica is noticed. Zero
+	// means one minute.
+	MaxIdle time.Duration
+	// Concurrency bounds deliveries in flight. Zero means 8.
+	Concurrency int
+	// MaxAttempts is how often a delivery is tried before it is given
+	// up. Zero means 10.
+	MaxAttempts int
+	// DeliveryTimeout bounds one delivery. Zero means one minute.
+	DeliveryTimeout time.Duration
+}
+
+const dueBatch = 100
+
+func (w *Worker) defaults() {
+	if w.Clock == nil {
+		w.Clock = clockwork.NewRealClock()
+	}
+	if w.Log == nil {
+		w.Log = zap.NewNop()
+	}
+	if w.Lease == 0 {
+		w.Lease = 2 * time.Minute
+	}
+	if w.MaxIdle == 0 {
+		w.MaxIdle = time.Minute
+	}
+	if w.Concurrency == 0 {
+		w.Concurrency = 8
+	}
+	if w.MaxAttempts == 0 {
+		w.MaxAttempts = 10
+	}
+	if w.DeliveryTimeout == 0 {
+		w.DeliveryTimeout = time.Minute
+	}
+	if w.Owner == "" {
+		w.Owner = approval.NewID("")
+	}
+}
+
+// Run works until ctx ends, then waits for deliveries in flight. They run
+// on workCtx, which shutdown cancels later than ctx, so a notice that has
+// started is finished rather than cut in half; each is also bounded by
+// DeliveryTimeout.
+func (w *Worker) Run(ctx, workCtx context.Context) error {
+	w.defaults()
+	slots := make(chan struct{}, w.Concurrency)
+	finished := make(chan struct{}, 1)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+
+	for ctx.Err() == nil {
+		progress := w.fireDue(ctx)
+		progress = w.dispatch(ctx, workCtx, slots, finished, &inflight) || progress
+		if progress {
+			continue
+		}
+		wait := w.idle(ctx)
+		timer := w.Clock.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-timer.Chan():
+		case <-w.Service.Changed():
+		case <-finished:
+		}
+		timer.Stop()
+	}
+	return nil
+}
+
+// fireDue applies every due timeout, warning and expiry. It reports
+// whether a full batch was handled, meaning more may be waiting.
+func (w *Worker) fireDue(ctx context.Context) bool {
+	ids, err := w.Service.Store.Due(ctx, w.Clock.Now(), dueBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.Log.Error("find due requests", zap.Error(err))
+		}
+		return false
+	}
+	changed := 0
+	for _, id := range ids {
+		evs, err := w.Service.Tick(ctx, id)
+		if err != nil {
+			w.Log.Error("apply due change", zap.String("request_id", id), zap.Error(err))
+			continue
+		}
+		for _, ev := range evs {
+			changed++
+			w.Log.Info("scheduled change", zap.String("request_id", id), zap.String("event", string(ev.Kind)))
+		}
+	}
+	return len(ids) == dueBatch && changed > 0
+}
+
+// dispatch claims as many events as there are free slots and delivers them
+// in the background. It reports whether it filled every slot.
+func (w *Worker) dispatch(ctx, workCtx context.Context, slots chan struct{}, finished chan struct{}, inflight *sync.WaitGroup) bool {
+	free := cap(slots) - len(slots)
+	if free == 0 {
+		return false
+	}
+	evs, err := w.Service.Store.Claim(ctx, w.Owner, w.Clock.Now(), w.Lease, free)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.Log.Error("claim events", zap.Error(err))
+		}
+		return false
+	}
+	for _, ev := range evs {
+		slots <- struct{}{}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() {
+				<-slots
+				select {
+				case finished <- struct{}{}:
+				default:
+				}
+			}()
+			w.deliver(workCtx, ev)
+		}()
+	}
+	return len(evs) == free
+}
+
+func (w *Worker) deliver(ctx context.Context, ev approval.Event) {
+	log := w.Log.With(zap.String("request_id", ev.RequestID), zap.String("event", string(ev.Kind)), zap.Int64("seq", ev.Seq))
+	ctx, cancel := context.WithTimeout(ctx, w.DeliveryTimeout)
+	defer cancel()
+	err := w.Service.Deliver(ctx, ev)
+	now := w.Clock.Now()
+	if err == nil {
+		if err := w.Service.Store.Delivered(ctx, ev.Seq, w.Owner, now); err != nil {
+			log.Error("mark delivered", zap.Error(err))
+			return
+		}
+		w.Metrics.Notices.WithLabelValues(string(ev.Kind)).Inc()
+		log.Info("event delivered", zap.Int("attempts", ev.Attempts))
+		return
+	}
+	var next time.Time
+	if ev.Attempts < w.MaxAttempts {
+		next = now.Add(backoff(ev.Attempts))
+		log.Warn("delivery failed; will retry", zap.Error(err), zap.Int("attempts", ev.Attempts), zap.Time("retry_at", next))
+	} else {
+		log.Error("delivery failed; giving up", zap.Error(err), zap.Int("attempts", ev.Attempts))
+	}
+	if rerr := w.Service.Store.Retry(ctx, ev.Seq, w.Owner, next, err.Error()); rerr != nil {
+		log.Error("release event", zap.Error(rerr))
+	}
+}
+
+// backoff is the wait before attempt n+1: 2 s, 4 s, … up to 5 minutes.
+func backoff(attempts int) time.Duration {
+	d := 2 * time.Second << min(attempts, 8)
+	return min(d/2, 5*time.Minute)
+}
+
+// idle returns how long to sleep: until the store's next due time, at
+// most MaxIdle, and at least a little when something is due but could not
+// be taken (all slots busy, or an event waiting behind one in flight), so
+// the loop never spins.
+func (w *Worker) idle(ctx context.Context) time.Duration {
+	at, ok, err := w.Service.Store.Wake(ctx)
+	if err != nil || !ok {
+		if err != nil && ctx.Err() == nil {
+			w.Log.Error("find next due time", zap.Error(err))
+		}
+		return w.MaxIdle
+	}
+	d := at.Sub(w.Clock.Now())
+	if d <= 0 {
+		d = 50 * time.Millisecond
+	}
+	return min(d, w.MaxIdle)
+}
