@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/share-bucket/share-bucket/internal/approval/pgstore"
+	"github.com/share-bucket/share-bucket/internal/approval/sqlitestore"
+	"github.com/share-bucket/share-bucket/internal/approval/sqlstore"
+)
+
+// storeKind splits DATABASE_URL into the driver and its address.
+func storeKind(databaseURL string) (kind, addr string, err error) {
+	switch {
+	case strings.HasPrefix(databaseURL, "sqlite:"):
+		addr = strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//")
+		if addr == "" {
+			return "", "", fmt.Errorf("DATABASE_URL: %q names no file; write sqlite:share-bucket.db", databaseURL)
+		}
+		return "sqlite", addr, nil
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		return "postgres", databaseURL, nil
+	}
+	return "", "", fmt.Errorf("DATABASE_URL: must start with sqlite: or postgres:// (got a value starting %q)", prefixOf(databaseURL))
+}
+
+// prefixOf shows the scheme of a URL without any password that follows.
+func prefixOf(s string) string {
+	if i := strings.Index(s, ":"); i >= 0 && i < 20 {
+		return s[:i+1]
+	}
+	if len(s) > 10 {
+		return s[:10] + "…"
+	}
+	return s
+}
+
+// openStore opens the store DATABASE_URL names. Errors name the variable
+// but never repeat a PostgreSQL URL, which may hold a password.
+func openStore(ctx context.Context, databaseURL string) (*sqlstore.Store, error) {
+	kind, addr, err := storeKind(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "sqlite":
+		s, err := sqlitestore.Open(addr)
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_URL: cannot open SQLite file %s: %w", addr, err)
+		}
+		return s, nil
+	default:
+		s, err := pgstore.Open(ctx, addr)
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_URL: cannot open PostgreSQL: %w", err)
+		}
+		return s, nil
+	}
+}
