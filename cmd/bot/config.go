@@ -21,16 +21,16 @@ type Config struct {
 	SlackConfig
 	AWSConfig
 
-	Approvers         userList      `envconfig:"APPROVERS" required:"true" desc:"comma-separated Slack user IDs (U…) who may approve or deny requests"`
-	AllowedBuckets    allowList     `envconfig:"ALLOWED_BUCKETS" required:"true" desc:"comma-separated buckets that may be shared: bucket (all of it) or bucket/folder/ (that folder and below)"`
-	ApprovalsRequired int           `envconfig:"APPROVALS_REQUIRED" default:"1" desc:"distinct approvers needed to approve a request"`
-	DefaultDuration   duration      `envconfig:"DEFAULT_DURATION" default:"1h" desc:"grant length when a request names none (15m, 2h, 1h30m, 1d)"`
-	MaxDuration       duration      `envconfig:"MAX_DURATION" default:"12h" desc:"longest grant a request may ask for (at most 12h)"`
-	ExpiryWarning     duration      `envconfig:"EXPIRY_WARNING" default:"10m" desc:"how long before the end the requester is warned (0 for no warning)"`
-	ApprovalTimeout   duration      `envconfig:"APPROVAL_TIMEOUT" default:"8h" desc:"undecided requests expire after this"`
-	DatabaseURL       string        `envconfig:"DATABASE_URL" default:"sqlite:share-bucket.db" desc:"store: sqlite:PATH (one replica) or postgres://… (several replicas)"`
-	HTTPAddr          string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address for /healthz, /readyz and /metrics"`
-	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	Approvers         userList  `envconfig:"APPROVERS" required:"true" desc:"comma-separated Slack user IDs (U…) who may approve or deny requests"`
+	AllowedBuckets    allowList `envconfig:"ALLOWED_BUCKETS" required:"true" desc:"comma-separated buckets that may be shared: bucket (all of it) or bucket/folder/ (that folder and below)"`
+	ApprovalsRequired int       `envconfig:"APPROVALS_REQUIRED" default:"1" desc:"distinct approvers needed to approve a request"`
+	DefaultDuration   duration  `envconfig:"DEFAULT_DURATION" default:"1h" desc:"grant length when a request names none (15m, 2h, 1h30m, 1d)"`
+	MaxDuration       duration  `envconfig:"MAX_DURATION" default:"12h" desc:"longest grant a request may ask for (at most 12h)"`
+	ExpiryWarning     duration  `envconfig:"EXPIRY_WARNING" default:"10m" desc:"how long before the end the requester is warned (0 for no warning)"`
+	ApprovalTimeout   duration  `envconfig:"APPROVAL_TIMEOUT" default:"8h" desc:"undecided requests expire after this"`
+	DatabaseURL       string    `envconfig:"DATABASE_URL" default:"sqlite:share-bucket.db" desc:"store: sqlite:PATH (one replica) or postgres://… (several replicas)"`
+	HTTPAddr          string    `envconfig:"HTTP_ADDR" default:":8080" desc:"address for /healthz, /readyz and /metrics"`
+	LogLevel          string    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
 // Aliases give the embedded configs distinct field names; embedding keeps
