@@ -79,8 +79,8 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if w := time.Duration(c.ExpiryWarning); w < 0 || w >= maxDur {
 		bad("EXPIRY_WARNING: %s must be at least 0 and shorter than MAX_DURATION (%s)", w, maxDur)
 	}
-	if t := time.Duration(c.ApprovalTimeout); t < time.Minute {
-		bad("APPROVAL_TIMEOUT: %s is too short; give approvers at least a minute", t)
+	if t := time.Duration(c.ApprovalTimeout); t <= 0 {
+		bad("APPROVAL_TIMEOUT: %s must be positive", t)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.LogLevel)) {
 		bad("LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel)

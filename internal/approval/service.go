@@ -296,7 +296,8 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 		r.Messages = append(r.Messages, ref)
 		return nil
 	}}
-	if ev.Kind == EventApproved && r.State == StateApproved {
+	// A retry after the grant message went out must not mint again.
+	if ev.Kind == EventApproved && r.State == StateApproved && len(r.MessagesOf(MessageGrant)) == 0 {
 		link, err := s.mint(ctx, r, r.Requester, "")
 		var ie *IssueError
 		switch {
