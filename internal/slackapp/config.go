@@ -14,9 +14,9 @@ import (
 
 // Config is the Slack part of the bot's environment.
 type Config struct {
-	AppToken        string `envconfig:"SLACK_APP_TOKEN" required:"true" desc:"App-level token (xapp-…) with the connections:write scope, for Socket Mode"`
-	BotToken        string `envconfig:"SLACK_BOT_TOKEN" required:"true" desc:"Bot user OAuth token (xoxb-…)"`
-	ApprovalChannel string `envconfig:"APPROVAL_CHANNEL" desc:"Channel ID (C…) where approval requests are posted; empty: DM each approver"`
+	AppToken        string `envconfig:"SLACK_APP_TOKEN" required:"true" desc:"app-level token (xapp-…) with the connections:write scope, for Socket Mode"`
+	BotToken        string `envconfig:"SLACK_BOT_TOKEN" required:"true" desc:"bot user OAuth token (xoxb-…)"`
+	ApprovalChannel string `envconfig:"APPROVAL_CHANNEL" desc:"channel ID (C…) where approval requests are posted; empty: DM each approver"`
 	APIURL          string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL (GovSlack and tests point elsewhere)"`
 }
 
