@@ -35,6 +35,11 @@ func TestEndToEndHealthAndMetrics(t *testing.T) {
 	w.waitDM(requester, "was approved by")
 	w.command(requester, "nonsense/../ 1h x")
 
+	// The DM comes before the worker records its delivery.
+	w.eventually("delivery counted", 10*time.Second, func() bool {
+		_, m := b.get("/metrics")
+		return strings.Contains(m, `sharebucket_notices_total{kind="approved"} 1`)
+	})
 	_, metrics := b.get("/metrics")
 	for _, want := range []string{
 		`sharebucket_requests_total{outcome="submitted"} 1`,

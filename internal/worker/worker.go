@@ -81,13 +81,31 @@ func (w *Worker) Run(ctx, workCtx context.Context) error {
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 
+	recheck := true
 	for ctx.Err() == nil {
 		progress := w.fireDue(ctx)
 		progress = w.dispatch(ctx, workCtx, slots, finished, &inflight) || progress
 		if progress {
+			recheck = true
 			continue
 		}
-		wait := w.idle(ctx)
+		at, ok := w.wake(ctx)
+		// Measure the wait right before arming the timer: the store query
+		// above takes time, and a clock that moved meanwhile (a fake one
+		// in tests, or a long pause) must not make the sleep too long.
+		wait := w.sleepFor(at, ok)
+		if wait <= 0 {
+			// Something is due that this round did not take. It may have
+			// come due during the round: look once more. If it is still
+			// there, it waits behind a delivery in flight (whose end
+			// wakes us) or keeps failing: nap briefly, never spin.
+			if recheck && len(slots) == 0 {
+				recheck = false
+				continue
+			}
+			wait = 50 * time.Millisecond
+		}
+		recheck = true
 		timer := w.Clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -190,21 +208,23 @@ func backoff(attempts int) time.Duration {
 	return min(d/2, 5*time.Minute)
 }
 
-// idle returns how long to sleep: until the store's next due time, at
-// most MaxIdle, and at least a little when something is due but could not
-// be taken (all slots busy, or an event waiting behind one in flight), so
-// the loop never spins.
-func (w *Worker) idle(ctx context.Context) time.Duration {
+// wake returns the store's next due time, if any.
+func (w *Worker) wake(ctx context.Context) (time.Time, bool) {
 	at, ok, err := w.Service.Store.Wake(ctx)
-	if err != nil || !ok {
-		if err != nil && ctx.Err() == nil {
+	if err != nil {
+		if ctx.Err() == nil {
 			w.Log.Error("find next due time", zap.Error(err))
 		}
+		return time.Time{}, false
+	}
+	return at, ok
+}
+
+// sleepFor returns how long to sleep until at, at most MaxIdle; zero or
+// less when at has passed.
+func (w *Worker) sleepFor(at time.Time, ok bool) time.Duration {
+	if !ok {
 		return w.MaxIdle
 	}
-	d := at.Sub(w.Clock.Now())
-	if d <= 0 {
-		d = 50 * time.Millisecond
-	}
-	return min(d, w.MaxIdle)
+	return min(at.Sub(w.Clock.Now()), w.MaxIdle)
 }

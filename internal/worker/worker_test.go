@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/share-bucket/share-bucket/internal/approval"
 	"github.com/share-bucket/share-bucket/internal/approval/sqlitestore"
@@ -78,7 +79,7 @@ func start(t *testing.T) *env {
 		MaxDuration: 12 * time.Hour, ExpiryWarning: 10 * time.Minute, ApprovalTimeout: time.Hour, MaxSession: time.Hour,
 	}, rec, rec)
 	svc.Now = clock.Now
-	w := &worker.Worker{Service: svc, Clock: clock, Metrics: metrics.New(), Owner: "test"}
+	w := &worker.Worker{Service: svc, Clock: clock, Metrics: metrics.New(), Owner: "test", Log: zaptest.NewLogger(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx, context.Background()); close(done) }()
