@@ -18,8 +18,10 @@ func TestEndToEndExpiryWarning(t *testing.T) {
 	w.start()
 	_, msg := w.request(requester, "collab-bucket/myfolder/ 15m short look")
 	w.click(approver1, msg, "approve")
-	w.waitDM(requester, "was approved by")
+	dm := w.waitDM(requester, "was approved by")
 	approved := time.Now()
+	// The shortest grant still gets its sign-in link.
+	expectS3(t, w.credentials(loginURL(t, dm)), []s3Check{get(bucket, "myfolder/seed.txt")}, nil)
 	warn := w.waitDM(requester, ":warning: Your access to `collab-bucket/myfolder/` ends <!date^")
 	if after := time.Since(approved); after < 15*time.Second || after > 35*time.Second {
 		t.Errorf("warning came %v after approval; want about 20 s", after)

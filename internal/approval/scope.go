@@ -102,7 +102,8 @@ func CleanPrefix(p string) (string, error) {
 	if p == "" {
 		return "", nil
 	}
-	if len(p) > MaxPrefixLen {
+	// The limit applies to the folder as stored, with its trailing "/".
+	if len(strings.TrimSuffix(p, "/"))+1 > MaxPrefixLen {
 		return bad(fmt.Sprintf("a folder is at most %d characters", MaxPrefixLen))
 	}
 	for _, r := range p {

@@ -234,14 +234,15 @@ func (s *Service) Link(ctx context.Context, id, user string) (Link, *Request, er
 	if err != nil {
 		return Link{}, nil, err
 	}
-	link, err := s.mint(ctx, r, user, r.Requester)
+	link, err := s.mint(ctx, r, user, r.Requester, false)
 	return link, r, err
 }
 
-// mint issues a link for r to user and records it in the audit log.
-func (s *Service) mint(ctx context.Context, r *Request, user, actor string) (Link, error) {
+// mint issues a link for r to user and records it in the audit log. first
+// marks the link sent on approval.
+func (s *Service) mint(ctx context.Context, r *Request, user, actor string, first bool) (Link, error) {
 	now := s.now()
-	session, err := r.canMint(s.Policy, user, now)
+	session, err := r.canMint(s.Policy, user, now, first)
 	if err != nil {
 		return Link{}, err
 	}
@@ -298,7 +299,7 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 	}}
 	// A retry after the grant message went out must not mint again.
 	if ev.Kind == EventApproved && r.State == StateApproved && len(r.MessagesOf(MessageGrant)) == 0 {
-		link, err := s.mint(ctx, r, r.Requester, "")
+		link, err := s.mint(ctx, r, r.Requester, "", true)
 		var ie *IssueError
 		switch {
 		case err == nil:

@@ -129,9 +129,17 @@ func (r *Request) fail(reason string, now time.Time) ([]Event, error) {
 	return []Event{newEvent(r, EventFailed, "", now, map[string]string{"reason": reason})}, nil
 }
 
-// canMint checks that user may get a fresh sign-in link for r at now and
-// returns how long that session may last.
-func (r *Request) canMint(p Policy, user string, now time.Time) (time.Duration, error) {
+// FirstLinkGrace is how far the first session of a grant may outlast the
+// grant. A grant starts when it is approved, its first link is minted a
+// moment later, and STS issues nothing under MinSession: without this, a
+// grant of exactly MinSession could never get a link.
+const FirstLinkGrace = time.Minute
+
+// canMint checks that user may get a sign-in link for r at now and returns
+// how long that session may last. first marks the link sent on approval,
+// which may round a session up to MinSession by at most FirstLinkGrace;
+// links asked for later never outlast the grant.
+func (r *Request) canMint(p Policy, user string, now time.Time, first bool) (time.Duration, error) {
 	if user != r.Requester {
 		return 0, &ForbiddenError{Reason: "only the requester can open the console for this grant"}
 	}
@@ -141,7 +149,11 @@ func (r *Request) canMint(p Policy, user string, now time.Time) (time.Duration, 
 	case r.State != StateApproved:
 		return 0, &StateError{Action: "link", State: r.State, By: r.settledBy()}
 	}
-	return sessionLength(r.EndsAt.Sub(now), p.MaxSession)
+	left := r.EndsAt.Sub(now)
+	if first && left < MinSession && left >= MinSession-FirstLinkGrace {
+		left = MinSession
+	}
+	return sessionLength(left, p.MaxSession)
 }
 
 // sessionLength is the STS session for a grant with left remaining: as long

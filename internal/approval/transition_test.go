@@ -215,7 +215,7 @@ func TestEnd(t *testing.T) {
 func TestCanMint(t *testing.T) {
 	p := testPolicy()
 	r := pending()
-	if _, err := r.canMint(p, "UREQ", t0); !stateIs(StatePending, "")(err) {
+	if _, err := r.canMint(p, "UREQ", t0, false); !stateIs(StatePending, "")(err) {
 		t.Fatalf("mint while pending: %v; want StateError", err)
 	}
 	r.Duration = 3 * time.Hour
@@ -236,7 +236,7 @@ func TestCanMint(t *testing.T) {
 		{"UAPP1", t0, 0, isForbidden},
 	}
 	for _, tt := range tests {
-		got, err := r.canMint(p, tt.user, tt.at)
+		got, err := r.canMint(p, tt.user, tt.at, false)
 		if tt.err == nil && (err != nil || got != tt.want) {
 			t.Errorf("canMint(%s, +%v) = %v, %v; want %v", tt.user, tt.at.Sub(t0), got, err, tt.want)
 		}
@@ -272,6 +272,35 @@ func TestNewID(t *testing.T) {
 	for _, s := range []string{"", "abcdefghij", "ABCDEFGHI1", "ABCDEFGHIJK", "ABCDEFGHI!"} {
 		if ValidID(s) {
 			t.Errorf("ValidID(%q) = true; want false", s)
+		}
+	}
+}
+
+// TestFirstLinkOfShortestGrant: a 15-minute grant gets its first link even
+// though a moment has passed since approval; later links never outlast it.
+func TestFirstLinkOfShortestGrant(t *testing.T) {
+	p := testPolicy()
+	r := pending()
+	r.Duration = MinSession
+	if _, err := r.decide(p, "UAPP1", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		after time.Duration
+		first bool
+		want  time.Duration // 0: refused as too late
+	}{
+		{0, true, MinSession},
+		{3 * time.Second, true, MinSession},
+		{FirstLinkGrace, true, MinSession},
+		{FirstLinkGrace + time.Second, true, 0},
+		{3 * time.Second, false, 0},
+		{0, false, MinSession},
+	}
+	for _, tt := range tests {
+		got, err := r.canMint(p, "UREQ", t0.Add(tt.after), tt.first)
+		if tt.want == 0 && !errors.Is(err, ErrTooLate) || tt.want != 0 && (err != nil || got != tt.want) {
+			t.Errorf("canMint(+%v, first %v) = %v, %v; want %v", tt.after, tt.first, got, err, tt.want)
 		}
 	}
 }
