@@ -406,32 +406,18 @@ func (s *Store) List(ctx context.Context, f approval.Filter) ([]*approval.Reques
 }
 
 func (s *Store) list(ctx context.Context, f approval.Filter) ([]*approval.Request, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var qb query
 	if f.Requester != "" {
-		where = append(where, "requester = "+arg(f.Requester))
+		qb.where("requester = " + qb.arg(f.Requester))
 	}
 	if len(f.States) > 0 {
 		in := make([]string, len(f.States))
 		for i, st := range f.States {
-			in[i] = arg(string(st))
+			in[i] = qb.arg(string(st))
 		}
-		where = append(where, "state IN ("+strings.Join(in, ", ")+")")
+		qb.where("state IN (" + strings.Join(in, ", ") + ")")
 	}
-	q := "SELECT " + requestCols + " FROM requests"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY created_at DESC NULLS LAST, id DESC"
-	if f.Limit > 0 {
-		q += " LIMIT " + arg(f.Limit)
-	}
+	q, args := qb.build("SELECT "+requestCols+" FROM requests", "created_at DESC NULLS LAST, id DESC", f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -654,28 +640,14 @@ func (s *Store) Audit(ctx context.Context, f approval.AuditFilter) ([]approval.E
 }
 
 func (s *Store) audit(ctx context.Context, f approval.AuditFilter) ([]approval.Event, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var qb query
 	if !f.Since.IsZero() {
-		where = append(where, "at >= "+arg(f.Since.UnixMilli()))
+		qb.where("at >= " + qb.arg(f.Since.UnixMilli()))
 	}
 	if f.RequestID != "" {
-		where = append(where, "request_id = "+arg(f.RequestID))
+		qb.where("request_id = " + qb.arg(f.RequestID))
 	}
-	q := "SELECT " + eventCols + " FROM events"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq"
-	if f.Limit > 0 {
-		q += " LIMIT " + arg(f.Limit)
-	}
+	q, args := qb.build("SELECT "+eventCols+" FROM events", "seq", f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -700,4 +672,33 @@ func (s *Store) Count(ctx context.Context, state approval.State) (int, error) {
 		return 0, fmt.Errorf("count %s requests: %w", state, err)
 	}
 	return n, nil
+}
+
+// query builds a filtered SELECT with numbered placeholders, which both
+// SQLite and PostgreSQL bind by number.
+type query struct {
+	conds []string
+	args  []any
+}
+
+// arg binds v and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+// where adds a condition; conditions are joined with AND.
+func (q *query) where(cond string) { q.conds = append(q.conds, cond) }
+
+// build returns the statement and its arguments. A zero limit means none.
+func (q *query) build(selectFrom, orderBy string, limit int) (string, []any) {
+	sql := selectFrom
+	if len(q.conds) > 0 {
+		sql += " WHERE " + strings.Join(q.conds, " AND ")
+	}
+	sql += " ORDER BY " + orderBy
+	if limit > 0 {
+		sql += " LIMIT " + q.arg(limit)
+	}
+	return sql, q.args
 }
