@@ -1,8 +1,10 @@
 package sqlstore_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -101,5 +103,19 @@ func TestNewIncompleteDialect(t *testing.T) {
 	_, err := sqlstore.New(t.Context(), &sql.DB{}, sqlstore.Dialect{Name: "x"})
 	if err == nil || !strings.Contains(err.Error(), "AutoID, IsUniqueViolation") {
 		t.Errorf("New with an incomplete dialect = %v; want an error naming the missing fields", err)
+	}
+}
+
+func TestCount(t *testing.T) {
+	s := mustOpen(t)
+	ctx := context.Background()
+	for i, mk := range []func(string, string) (*approval.Request, approval.Event){approvaltest.Pending, approvaltest.Approved, approvaltest.Approved} {
+		r, ev := mk(approvaltest.ID(fmt.Sprint("count", i)), "UREQ")
+		approvaltest.MustCreate(t, s, r, ev)
+	}
+	for state, want := range map[approval.State]int{approval.StatePending: 1, approval.StateApproved: 2, approval.StateDenied: 0} {
+		if got, err := s.Count(ctx, state); err != nil || got != want {
+			t.Errorf("Count(%s) = %d, %v; want %d", state, got, err, want)
+		}
 	}
 }
