@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -253,6 +254,14 @@ func (a *App) blockAction(ctx context.Context, cb slack.InteractionCallback) {
 		}
 		log.Info("ended by button")
 	case actionConsole:
+		// A fresh link is shown where it was asked for, so only the
+		// requester's grant DM may ask.
+		grantDM := approval.MessageRef{Kind: approval.MessageGrant, Channel: cb.Container.ChannelID, TS: cb.Container.MessageTs}
+		if !slices.Contains(r.Messages, grantDM) {
+			refuse("it is not on the message that carries your access",
+				zap.String("channel", cb.Container.ChannelID), zap.String("message_ts", cb.Container.MessageTs))
+			return
+		}
 		link, r, err := a.Service.Link(ctx, id, cb.User.ID)
 		if err != nil {
 			a.logRefusal(log, "fresh link", err)

@@ -73,12 +73,22 @@ func (s *Socket) Connected() bool { return s.connected.Load() }
 // Run connects and serves until ctx ends (returning nil) or a fatal error.
 // In-flight work is not waited for; call Wait for that.
 func (s *Socket) Run(ctx context.Context, workCtx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- s.runClient(ctx) }()
 	for {
 		select {
 		case ev := <-s.Client.Events:
 			s.handle(workCtx, ev)
+			// slack-go gives up on only four of the refusals that no
+			// retry fixes and retries the rest for ever; stop on those.
+			if ce, ok := ev.Data.(*slack.ConnectionErrorEvent); ok && ev.Type == socketmode.EventTypeConnectionError && isFatal(ce.ErrorObj) {
+				cancel()
+				<-errc
+				s.connected.Store(false)
+				return &FatalError{Err: ce.ErrorObj}
+			}
 		case err := <-errc:
 			s.connected.Store(false)
 			return err
@@ -130,8 +140,14 @@ func (s *Socket) handle(workCtx context.Context, ev socketmode.Event) {
 	case socketmode.EventTypeHello:
 		s.connected.Store(true)
 		s.Log.Info("connected to slack")
-	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError:
+	case socketmode.EventTypeConnectionError:
 		s.connected.Store(false)
+		s.Log.Warn("slack connection problem", zap.String("event", string(ev.Type)), zap.Any("detail", errorOf(ev.Data)))
+	case socketmode.EventTypeIncomingError:
+		// Not a sign of being down: slack-go reports unreadable frames and
+		// keeps the connection, and a connection it has already replaced
+		// may report its read error after the new one's hello. A failed
+		// read on the live connection is followed by EventTypeConnecting.
 		s.Log.Warn("slack connection problem", zap.String("event", string(ev.Type)), zap.Any("detail", errorOf(ev.Data)))
 	case socketmode.EventTypeInvalidAuth:
 		s.connected.Store(false)
