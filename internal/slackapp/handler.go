@@ -33,6 +33,16 @@ type work func(ctx context.Context)
 
 var userIDRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 
+// short bounds a payload field before it goes into a log line (zap
+// escapes the rest).
+func short(s string) string {
+	const n = 40
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
 func validUserID(id string) bool { return userIDRE.MatchString(id) }
 
 func ephemeral(text string) map[string]any {
@@ -41,7 +51,7 @@ func ephemeral(text string) map[string]any {
 
 // Slash handles a /share-bucket invocation.
 func (a *App) Slash(cmd slack.SlashCommand) (any, work) {
-	log := a.Log.With(zap.String("user_id", cmd.UserID))
+	log := a.Log.With(zap.String("user_id", short(cmd.UserID)))
 	if !validUserID(cmd.UserID) {
 		log.Warn("slash command with a malformed user ID")
 		a.Metrics.Requests.WithLabelValues("refused").Inc()
@@ -90,7 +100,7 @@ func (a *App) Slash(cmd slack.SlashCommand) (any, work) {
 	if err := a.Service.Check(d); err != nil {
 		log.Info("refused request", zap.String("problem", err.Error()))
 		a.Metrics.Requests.WithLabelValues("refused").Inc()
-		return ephemeral(Usage(UserMessage(err), a.Example)), nil
+		return ephemeral(Usage(Problem(err), a.Example)), nil
 	}
 	return ephemeral(Submitted(d.ID, d.Scope, d.Duration)), func(ctx context.Context) {
 		if _, problem := a.submit(ctx, log, d); problem != "" {
@@ -173,7 +183,7 @@ func (a *App) Interaction(cb slack.InteractionCallback) (any, work) {
 // request that exists, a click on a message the bot posted for that very
 // request; then the service checks the user's rights and the state.
 func (a *App) blockAction(ctx context.Context, cb slack.InteractionCallback) {
-	log := a.Log.With(zap.String("user_id", cb.User.ID))
+	log := a.Log.With(zap.String("user_id", short(cb.User.ID)))
 	refuse := func(why string, fields ...zap.Field) {
 		log.Warn("refused button click: "+why, fields...)
 		a.Metrics.Decisions.WithLabelValues("refused").Inc()
@@ -196,12 +206,12 @@ func (a *App) blockAction(ctx context.Context, cb slack.InteractionCallback) {
 	switch act.ActionID {
 	case actionApprove, actionDeny, actionEnd, actionConsole:
 	default:
-		refuse("unknown action", zap.String("action_id", clip(act.ActionID)))
+		refuse("unknown action", zap.String("action_id", short(act.ActionID)))
 		return
 	}
 	id := act.Value
 	if !approval.ValidID(id) {
-		refuse("malformed request ID", zap.String("value", clip(id)))
+		refuse("malformed request ID", zap.String("value", short(id)))
 		return
 	}
 	log = log.With(zap.String("request_id", id), zap.String("action_id", act.ActionID))

@@ -84,7 +84,7 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 		}
 		id := strings.ToUpper(plainText(fields[1]))
 		if !approval.ValidID(id) {
-			return Command{}, usagef("%q is not a request ID; IDs look like %s (see `/share-bucket list`)", clip(fields[1]), exampleID)
+			return Command{}, usagef("%s is not a request ID; IDs look like %s (see `/share-bucket list`)", clip(fields[1]), exampleID)
 		}
 		return Command{Kind: CmdRevoke, ID: id}, nil
 	}
@@ -104,6 +104,8 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 			return Command{}, err
 		} else if ok && !sawDuration {
 			cmd.Duration, sawDuration = d, true
+		} else if !sawDuration && looksLikeDuration(word) {
+			return Command{}, usagef("%s is not a duration; write it like 15m, 2h, 1h30m or 1d", clip(rest[0]))
 		} else {
 			break
 		}
@@ -121,16 +123,23 @@ func parseScope(s string) (bucket, prefix string, err error) {
 	s = strings.TrimPrefix(s, "s3://")
 	bucket, prefix, _ = strings.Cut(s, "/")
 	if err := approval.CheckBucket(bucket); err != nil {
-		return "", "", usagef("%q is not a valid bucket name: %s", clip(bucket), reasonOf(err))
+		return "", "", usagef("%s is not a valid bucket name: %s", clip(bucket), reasonOf(err))
 	}
 	clean, err := approval.CleanPrefix(prefix)
 	if err != nil {
-		return "", "", usagef("%q is not an allowed folder: %s", clip(prefix), reasonOf(err))
+		return "", "", usagef("%s is not an allowed folder: %s", clip(prefix), reasonOf(err))
 	}
 	return bucket, clean, nil
 }
 
 var durationRE = regexp.MustCompile(`^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$`)
+
+// nearDurationRE matches what people type for a duration that is not in
+// our form (1.5h, 90min, 2hours, 1h30): refusing it beats silently
+// granting the default and making the words part of the reason.
+var nearDurationRE = regexp.MustCompile(`^\d+([.,]\d+)?(s|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|d|h|m)(\d+(m|mins?)?)?$`)
+
+func looksLikeDuration(word string) bool { return nearDurationRE.MatchString(word) }
 
 // parseDuration reads 15m, 2h, 1h30m, 1d, 1d12h. ok is false when word is
 // not shaped like a duration at all (it is then part of the reason); err is
@@ -146,13 +155,13 @@ func parseDuration(word string) (d time.Duration, ok bool, err error) {
 			continue
 		}
 		if len(part) > maxDurationDigits {
-			return 0, false, usagef("%q is too long a duration", clip(word))
+			return 0, false, usagef("%s is too long a duration", clip(word))
 		}
 		n, _ := strconv.Atoi(part)
 		d += time.Duration(n) * units[i]
 	}
 	if d <= 0 {
-		return 0, false, usagef("%q is not a usable duration", word)
+		return 0, false, usagef("%s is not a usable duration", clip(word))
 	}
 	return d, true, nil
 }
@@ -164,7 +173,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, err
 	}
 	if !ok {
-		return 0, usagef("%q is not a duration; write it like 15m, 2h, 1h30m or 1d", clip(s))
+		return 0, usagef("%s is not a duration; write it like 15m, 2h, 1h30m or 1d", clip(s))
 	}
 	return d, nil
 }
@@ -206,11 +215,12 @@ func plainText(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// clip shortens user input quoted back in an error message and makes
-// invisible characters visible.
+// clip quotes user input for an error message: shortened, with invisible
+// and control characters shown as \uXXXX.
 func clip(s string) string {
 	const n = 40
 	var b strings.Builder
+	b.WriteByte('"')
 	for i, r := range s {
 		if i >= n {
 			b.WriteString("…")
@@ -222,6 +232,7 @@ func clip(s string) string {
 		}
 		b.WriteRune(r)
 	}
+	b.WriteByte('"')
 	return b.String()
 }
 

@@ -32,6 +32,8 @@ func TestParseCommand(t *testing.T) {
 		{"  collab-bucket/a\t2h   for  <@U123|alice>  &amp; <!channel>  ", "collab-bucket", "a/", w, 2 * time.Hour, "for @alice & @channel"},
 		{"collab-bucket/a ask <@U012ABCDEF> about <#C012ABCDE|general> <https://example.com|docs>", "collab-bucket", "a/", w, def, "ask @U012ABCDEF about #general docs"},
 		{"collab-bucket/a 1&lt;2", "collab-bucket", "a/", w, def, "1<2"},
+		{"collab-bucket/a 2 files are missing", "collab-bucket", "a/", w, def, "2 files are missing"},
+		{"collab-bucket/a 2h read 90min is what I said", "collab-bucket", "a/", r, 2 * time.Hour, "90min is what I said"},
 	}
 	for _, tt := range tests {
 		got, err := ParseCommand(tt.text, def)
@@ -93,6 +95,10 @@ func TestParseCommandRefusals(t *testing.T) {
 		{"collab-bucket/${aws:username}/ why", "not an allowed folder"},
 		{"collab-bucket/a 0m why", "not a usable duration"},
 		{"collab-bucket/a 99999h why", "too long a duration"},
+		{"collab-bucket/a 1.5h why", "is not a duration; write it like"},
+		{"collab-bucket/a 90min why", "is not a duration; write it like"},
+		{"collab-bucket/a read 2hours why", "is not a duration; write it like"},
+		{"collab-bucket/a 1h30 why", "is not a duration; write it like"},
 		{"revoke", "revoke takes one request ID"},
 		{"revoke a b", "revoke takes one request ID"},
 		{"revoke ../../etc", "is not a request ID"},

@@ -251,6 +251,18 @@ func Listing(l approval.Listing) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
+// Problem is what was wrong with a refused request, as plain text (Usage
+// escapes it).
+func Problem(err error) string {
+	if ie, ok := errors.AsType[*approval.InvalidError](err); ok {
+		return ie.Reason
+	}
+	if fe, ok := errors.AsType[*approval.ForbiddenError](err); ok {
+		return "Sorry, " + fe.Reason + "."
+	}
+	return err.Error()
+}
+
 // UserMessage explains err to the person who caused it, in plain words.
 // Unknown errors get a generic sentence: details go to the log, not to chat.
 func UserMessage(err error) string {
