@@ -356,20 +356,16 @@ func (w *world) waitMessage(match func(fakeslack.Message) bool) fakeslack.Messag
 	return m
 }
 
-// dmOf is the fake's ID for the bot's DM with user (U123 → D123). Match
-// functions run under the fake's lock, so they cannot ask the fake.
-func dmOf(user string) string { return "D" + strings.TrimPrefix(user, "U") }
-
 func (w *world) waitDM(user, contains string) fakeslack.Message {
 	w.t.Helper()
 	return w.waitMessage(func(m fakeslack.Message) bool {
-		return m.Channel == dmOf(user) && strings.Contains(m.AllText(), contains)
+		return m.Channel == fakeslack.DMOf(user) && strings.Contains(m.AllText(), contains)
 	})
 }
 
 func (w *world) dmCount(user, contains string) int {
 	n := 0
-	for _, m := range w.slack.Messages(dmOf(user)) {
+	for _, m := range w.slack.Messages(fakeslack.DMOf(user)) {
 		if strings.Contains(m.AllText(), contains) {
 			n++
 		}
@@ -389,13 +385,7 @@ func (w *world) waitEphemeral(user, contains string) fakeslack.Message {
 // click clicks a button of msg as the user saw it.
 func (w *world) click(user string, msg fakeslack.Message, action string) {
 	w.t.Helper()
-	c := fakeslack.Click{User: user, Channel: msg.Channel, MessageTS: msg.TS, ActionID: action}
-	for _, b := range msg.Buttons() {
-		if b.ActionID == action {
-			c.BlockID, c.Value = b.BlockID, b.Value
-		}
-	}
-	if _, err := w.slack.Click(w.ctx(), c); err != nil {
+	if _, err := w.slack.Click(w.ctx(), msg.ClickOn(user, action)); err != nil {
 		w.t.Fatalf("click %s: %v", action, err)
 	}
 }

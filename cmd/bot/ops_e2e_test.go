@@ -258,7 +258,7 @@ func TestEndToEndNoSecretsLeak(t *testing.T) {
 		places["database file "+filepath.Base(f)] = string(data)
 	}
 	for _, m := range w.slack.AllMessages() {
-		if m.Channel != dmOf(requester) {
+		if m.Channel != fakeslack.DMOf(requester) {
 			places["slack message in "+m.Channel] += m.AllText() + "\n"
 		}
 	}

@@ -349,3 +349,25 @@ func (s *Server) ProtocolErrors() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.protoErrs...)
 }
+
+// DMOf returns the ID the fake gives the bot's DM with user: "D" and the
+// ID without its U or W (U123 → D123). Match functions of WaitMessage run
+// under the fake's lock and cannot call DMChannel; they can call this.
+func DMOf(user string) string {
+	return "D" + strings.TrimPrefix(strings.TrimPrefix(user, "U"), "W")
+}
+
+// ClickOn returns user's click on the button of m with actionID, as m
+// looked when it was read: the click carries that button's block ID and
+// value even if the message has changed since, like a screen that has not
+// refreshed yet.
+func (m Message) ClickOn(user, actionID string) Click {
+	c := Click{User: user, Channel: m.Channel, MessageTS: m.TS, ActionID: actionID}
+	for _, b := range m.Buttons() {
+		if b.ActionID == actionID {
+			c.BlockID, c.Value = b.BlockID, b.Value
+			break
+		}
+	}
+	return c
+}

@@ -386,7 +386,7 @@ func (s *Server) dmFor(user string) string {
 	if d, ok := s.dms[user]; ok {
 		return d
 	}
-	d := "D" + strings.TrimPrefix(strings.TrimPrefix(user, "U"), "W")
+	d := DMOf(user)
 	if _, taken := s.dmUsers[d]; taken || d == "D" {
 		d = fmt.Sprintf("D%s%d", d[1:], len(s.dms)+1)
 	}

@@ -40,7 +40,7 @@ func TestApproveFlow(t *testing.T) {
 	}
 	// The sign-in URL goes to the requester's DM only.
 	for _, m := range h.slack.AllMessages() {
-		if strings.Contains(m.AllText(), "SIGNIN-SECRET") && m.Channel != dmOf(requester) {
+		if strings.Contains(m.AllText(), "SIGNIN-SECRET") && m.Channel != fakeslack.DMOf(requester) {
 			t.Errorf("sign-in link posted in %s", m.Channel)
 		}
 	}
@@ -135,7 +135,7 @@ func TestApproversByDM(t *testing.T) {
 	h.command(requester, goodCmd)
 	m1 := h.waitDM(approver1, "asks for write access")
 	m2 := h.waitDM(approver2, "asks for write access")
-	if dm := dmOf(requester); len(h.slack.Messages(dm)) != 0 {
+	if dm := fakeslack.DMOf(requester); len(h.slack.Messages(dm)) != 0 {
 		t.Errorf("the requester, also an approver, got their own request to approve")
 	}
 	h.click(approver2, m2, "approve")
@@ -162,7 +162,7 @@ func TestConcurrentDecisions(t *testing.T) {
 		wg.Wait()
 		dms := func() int {
 			n := 0
-			for _, m := range h.slack.Messages(dmOf(requester)) {
+			for _, m := range h.slack.Messages(fakeslack.DMOf(requester)) {
 				if strings.Contains(m.AllText(), id) {
 					n++
 				}

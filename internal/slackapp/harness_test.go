@@ -243,28 +243,16 @@ func (h *harness) waitEphemeral(user, contains string) fakeslack.Message {
 // waitDM waits for a DM to user containing text.
 func (h *harness) waitDM(user, contains string) fakeslack.Message {
 	h.t.Helper()
-	dm := dmOf(user)
+	dm := fakeslack.DMOf(user)
 	return h.waitMessage(func(m fakeslack.Message) bool {
 		return m.Channel == dm && strings.Contains(m.AllText(), contains)
 	})
 }
 
-// dmOf is the fake's ID for the bot's DM with user (U123 → D123). The
-// match functions of WaitMessage run under the fake's lock, so they cannot
-// ask the fake.
-func dmOf(user string) string { return "D" + strings.TrimPrefix(user, "U") }
-
-// click clicks a button of msg as it was when msg was read, like a user
-// whose screen has not refreshed yet.
+// click clicks a button of msg as it was when msg was read.
 func (h *harness) click(user string, msg fakeslack.Message, action string) {
 	h.t.Helper()
-	c := fakeslack.Click{User: user, Channel: msg.Channel, MessageTS: msg.TS, ActionID: action}
-	for _, b := range msg.Buttons() {
-		if b.ActionID == action {
-			c.BlockID, c.Value = b.BlockID, b.Value
-		}
-	}
-	if _, err := h.slack.Click(h.ctx(), c); err != nil {
+	if _, err := h.slack.Click(h.ctx(), msg.ClickOn(user, action)); err != nil {
 		h.t.Fatalf("click %s: %v", action, err)
 	}
 }

@@ -196,7 +196,7 @@ func countEvents(t *testing.T, h *harness, id string, kinds ...approval.EventKin
 // dmsAbout counts the messages in user's DM that mention request id.
 func dmsAbout(h *harness, user, id string) int {
 	n := 0
-	for _, m := range h.slack.Messages(dmOf(user)) {
+	for _, m := range h.slack.Messages(fakeslack.DMOf(user)) {
 		if strings.Contains(m.AllText(), id) {
 			n++
 		}
@@ -326,7 +326,7 @@ func TestHostileClicks(t *testing.T) {
 		t.Errorf("hostile clicks minted %d links", n)
 	}
 	for _, u := range []string{requester, approver2} {
-		if ms := h.slack.Messages(dmOf(u)); len(ms) != 0 {
+		if ms := h.slack.Messages(fakeslack.DMOf(u)); len(ms) != 0 {
 			t.Errorf("hostile clicks sent %d DMs to %s", len(ms), u)
 		}
 	}

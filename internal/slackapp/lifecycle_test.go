@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/share-bucket/share-bucket/internal/fakeslack"
 )
 
 // TestGrantLifecycle drives a grant through its warning and expiry with a
@@ -34,7 +36,7 @@ func TestGrantLifecycle(t *testing.T) {
 
 	advance(49 * time.Minute)
 	h.settle()
-	if n := len(h.slack.Messages(dmOf(requester))); n != 1 {
+	if n := len(h.slack.Messages(fakeslack.DMOf(requester))); n != 1 {
 		t.Fatalf("%d DMs before the warning is due; want 1", n)
 	}
 	advance(time.Minute)

@@ -122,7 +122,7 @@ func TestRateLimitedConversationsOpen(t *testing.T) {
 	h.eventually("the DM refused", func() bool { return h.slack.RateLimited("conversations.open") == 1 })
 	quickCommand(t, h, approver2, goodCmd)
 	at := seenAt(t, h, func(m fakeslack.Message) bool {
-		return m.Channel == dmOf(requester) && strings.Contains(m.AllText(), "was approved by <@UAPP1>")
+		return m.Channel == fakeslack.DMOf(requester) && strings.Contains(m.AllText(), "was approved by <@UAPP1>")
 	})
 	if d := at.Sub(start); d < time.Second || d > 3*time.Second {
 		t.Errorf("DM after a rate-limited conversations.open came after %v; want Retry-After (1s) or a little more", d)
