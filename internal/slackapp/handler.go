@@ -200,9 +200,6 @@ func (a *App) blockAction(ctx context.Context, cb slack.InteractionCallback) {
 		return
 	}
 	act := cb.ActionCallback.BlockActions[0]
-	if act.ActionID == actionSignIn {
-		return // a link button: the browser did the work
-	}
 	switch act.ActionID {
 	case actionApprove, actionDeny, actionEnd, actionConsole:
 	default:
