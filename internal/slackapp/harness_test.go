@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/jonboulle/clockwork"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -83,12 +84,13 @@ func (f *fakeIssuer) issued() int {
 }
 
 type harness struct {
-	t      *testing.T
-	slack  *fakeslack.Server
-	svc    *approval.Service
-	issuer *fakeIssuer
-	logs   *observer.ObservedLogs
-	socket *slackapp.Socket
+	t       testing.TB
+	slack   *fakeslack.Server
+	svc     *approval.Service
+	issuer  *fakeIssuer
+	logs    *observer.ObservedLogs
+	socket  *slackapp.Socket
+	metrics *metrics.Metrics
 }
 
 type harnessOpt func(*harnessConfig)
@@ -99,6 +101,8 @@ type harnessConfig struct {
 	notifier  *slackapp.Notifier
 	slackOpts []fakeslack.Option
 	clock     clockwork.Clock
+	log       *zap.Logger       // nil: record logs for h.logs
+	dialer    *websocket.Dialer // nil: slack-go's own
 }
 
 func withRequired(n int) harnessOpt {
@@ -113,12 +117,22 @@ func withSlack(o ...fakeslack.Option) harnessOpt {
 	return func(c *harnessConfig) { c.slackOpts = append(c.slackOpts, o...) }
 }
 
+// withLogger logs to log instead of recording; h.logs is then empty.
+func withLogger(log *zap.Logger) harnessOpt {
+	return func(c *harnessConfig) { c.log = log }
+}
+
+// withDialer has the bot dial Socket Mode through d.
+func withDialer(d *websocket.Dialer) harnessOpt {
+	return func(c *harnessConfig) { c.dialer = d }
+}
+
 // withClock drives the service and the worker (not Slack) by clock.
 func withClock(clock clockwork.Clock) harnessOpt {
 	return func(c *harnessConfig) { c.clock = clock }
 }
 
-func newHarness(t *testing.T, opts ...harnessOpt) *harness {
+func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	allowed, _ := approval.ParseAllowEntry("collab-bucket/myfolder/")
 	policy := approval.Policy{
@@ -139,6 +153,9 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
+	if cfg.log != nil {
+		log = cfg.log
+	}
 	m := metrics.New()
 	store, err := sqlitestore.Open(":memory:")
 	if err != nil {
@@ -153,7 +170,11 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	svc.Now = cfg.clock.Now
 	app := &slackapp.App{Service: svc, Web: web, Log: log, Metrics: m, DefaultDuration: time.Hour,
 		Example: "/share-bucket collab-bucket/myfolder/ 2h write quarterly numbers for the auditors"}
-	sock := &slackapp.Socket{Client: socketmode.New(api), App: app, Log: log, Metrics: m}
+	var smOpts []socketmode.Option
+	if cfg.dialer != nil {
+		smOpts = append(smOpts, socketmode.OptionDialer(cfg.dialer))
+	}
+	sock := &slackapp.Socket{Client: socketmode.New(api, smOpts...), App: app, Log: log, Metrics: m}
 	w := &worker.Worker{Service: svc, Clock: cfg.clock, Log: log, Metrics: m, Owner: "test"}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -172,7 +193,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	if err := fs.WaitConnected(wctx, 1); err != nil {
 		t.Fatalf("bot never connected: %v", err)
 	}
-	return &harness{t: t, slack: fs, svc: svc, issuer: issuer, logs: logs, socket: sock}
+	return &harness{t: t, slack: fs, svc: svc, issuer: issuer, logs: logs, socket: sock, metrics: m}
 }
 
 func (h *harness) ctx() context.Context {

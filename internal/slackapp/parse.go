@@ -211,9 +211,12 @@ func plainText(s string) string {
 		}
 		return target
 	})
-	s = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
+	s = unescaper.Replace(s)
 	return strings.TrimSpace(s)
 }
+
+// unescaper undoes Slack's escaping; built once, like escaper.
+var unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 
 // clip quotes user input for an error message: shortened, with invisible
 // and control characters shown as \uXXXX.

@@ -119,8 +119,11 @@ var schema = []string{
 	// one (Claim, Wake): a request has a handful.
 	`CREATE INDEX IF NOT EXISTS events_request ON events (request_id, seq)`,
 	`CREATE INDEX IF NOT EXISTS events_at ON events (at)`,
-	// The outbox: undelivered events by due time, for Claim and Wake.
-	`CREATE INDEX IF NOT EXISTS events_due ON events (next_attempt_at) WHERE delivered_at IS NULL`,
+	// The outbox: undelivered events in the order Claim takes them, and
+	// leases by their end, for Wake.
+	`DROP INDEX IF EXISTS events_due`,
+	`CREATE INDEX IF NOT EXISTS events_outbox ON events (next_attempt_at, seq) WHERE delivered_at IS NULL`,
+	`CREATE INDEX IF NOT EXISTS events_leased ON events (lease_until) WHERE delivered_at IS NULL AND lease_until IS NOT NULL`,
 }
 
 // migrate creates the schema in one transaction.

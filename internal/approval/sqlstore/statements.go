@@ -64,17 +64,28 @@ func (st *statements) list(d Dialect) []struct {
 		{&st.due, `SELECT id FROM requests WHERE next_due IS NOT NULL AND next_due <= $1
 			ORDER BY next_due, id LIMIT $2`},
 		{&st.wakeDue, `SELECT next_due FROM requests WHERE next_due IS NOT NULL ORDER BY next_due, id LIMIT 1`},
-		// A leased event is next claimable when its lease runs out.
-		{&st.wakeEvents, `SELECT MIN(CASE WHEN e.lease_until > e.next_attempt_at THEN e.lease_until ELSE e.next_attempt_at END)
-			FROM events e WHERE e.delivered_at IS NULL AND ` + headEvent},
-		// $1 now, $2 owner, $3 lease end, $4 limit.
+		// The earliest of: an unleased head event's next attempt, and a
+		// lease's end (a leased event is always its request's head). Each
+		// side walks an index and stops at its first row, so a backlog of
+		// undelivered events costs no scan.
+		{&st.wakeEvents, `SELECT MIN(t) FROM (
+			SELECT * FROM (SELECT e.next_attempt_at AS t FROM events e
+				WHERE e.delivered_at IS NULL AND e.lease_until IS NULL AND ` + headEvent + `
+				ORDER BY e.next_attempt_at, e.seq LIMIT 1) unleased
+			UNION ALL
+			SELECT * FROM (SELECT e.lease_until AS t FROM events e
+				WHERE e.delivered_at IS NULL AND e.lease_until IS NOT NULL
+				ORDER BY e.lease_until LIMIT 1) leased) w`},
+		// $1 now, $2 owner, $3 lease end, $4 limit. Ordered by due time,
+		// so the outbox index yields the first rows without sorting the
+		// backlog; per request the head rule keeps notices in order.
 		{&st.claim, `UPDATE events SET lease_owner = $2, lease_until = $3, attempts = attempts + 1
 			WHERE seq IN (
 				SELECT e.seq FROM events e
 				WHERE e.delivered_at IS NULL AND e.next_attempt_at <= $1
 					AND (e.lease_until IS NULL OR e.lease_until <= $1)
 					AND ` + headEvent + `
-				ORDER BY e.seq LIMIT $4 ` + d.ClaimLock + `)
+				ORDER BY e.next_attempt_at, e.seq LIMIT $4 ` + d.ClaimLock + `)
 			RETURNING ` + eventCols},
 		{&st.delivered, `UPDATE events SET delivered_at = $3, lease_until = NULL
 			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},

@@ -520,8 +520,8 @@ func noLimit(limit int) int64 {
 // Newer events of the same request wait for the oldest and are not counted,
 // so Wake never names a time at which Claim would find nothing.
 //
-// Requests are found by an index lookup; events by a scan of the
-// undelivered ones, which are few.
+// Both are index lookups that stop at the first row, however many
+// requests and undelivered events there are.
 func (s *Store) Wake(ctx context.Context) (time.Time, bool, error) {
 	var due, ev sql.NullInt64
 	err := s.st.wakeDue.QueryRowContext(ctx).Scan(&due)
@@ -544,7 +544,7 @@ func (s *Store) Wake(ctx context.Context) (time.Time, bool, error) {
 
 // Claim leases to owner until now+lease up to limit undelivered events
 // that are due at now and not leased to anyone (or whose lease has run
-// out), oldest first, and counts the attempt. Only the oldest undelivered
+// out), earliest due first, and counts the attempt. Only the oldest undelivered
 // event of a request is claimable, so notices about a request go out in
 // order. Concurrent claimers, on any replica, never get the same event. A
 // limit of zero or less means no limit.
