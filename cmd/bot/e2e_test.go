@@ -324,11 +324,7 @@ func (w *world) command(user, text string) string {
 	if err != nil {
 		w.t.Fatalf("slash command %q: %v", text, err)
 	}
-	var p struct {
-		Text string `json:"text"`
-	}
-	_ = json.Unmarshal(ack.Payload, &p)
-	return p.Text
+	return ack.Text()
 }
 
 var requestIDRE = regexp.MustCompile(`Request ([A-Z2-7]{10}) `)

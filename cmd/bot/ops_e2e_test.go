@@ -178,6 +178,7 @@ func TestEndToEndUnknownApproverWarned(t *testing.T) {
 // milliseconds and the grant still arrives.
 func TestEndToEndSlowSTS(t *testing.T) {
 	t.Parallel()
+	setup(t)
 	target, _ := url.Parse(shared.minio.Endpoint())
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	slow := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {

@@ -374,3 +374,13 @@ func cloneJSON(m map[string]any) map[string]any {
 	decodeJSON(b, &out)
 	return out
 }
+
+// Text returns the "text" of the ack's payload: for a slash command, what
+// the user was told. It is "" when the ack has no payload or no text.
+func (a Ack) Text() string {
+	var p struct {
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(a.Payload, &p)
+	return p.Text
+}

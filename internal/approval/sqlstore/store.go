@@ -561,16 +561,8 @@ func (s *Store) claim(ctx context.Context, owner string, now time.Time, lease ti
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var events []approval.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
+	events, err := scanEvents(rows)
+	if err != nil {
 		return nil, err
 	}
 	slices.SortFunc(events, func(a, b approval.Event) int { return cmp.Compare(a.Seq, b.Seq) })
@@ -652,6 +644,11 @@ func (s *Store) audit(ctx context.Context, f approval.AuditFilter) ([]approval.E
 	if err != nil {
 		return nil, err
 	}
+	return scanEvents(rows)
+}
+
+// scanEvents reads and closes rows of eventCols.
+func scanEvents(rows *sql.Rows) ([]approval.Event, error) {
 	defer rows.Close()
 	var events []approval.Event
 	for rows.Next() {
