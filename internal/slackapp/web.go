@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -67,7 +68,7 @@ func (w *Web) call(ctx context.Context, method string, fn func() error) error {
 		rl, ok := errors.AsType[*slack.RateLimitedError](err)
 		if !ok {
 			w.Metrics.SlackErrors.WithLabelValues(method, errorCode(err)).Inc()
-			return fmt.Errorf("%s: %w", method, err)
+			return fmt.Errorf("%s: %w", method, withoutURL(err))
 		}
 		w.Metrics.SlackRateLimited.WithLabelValues(method).Inc()
 		if attempt >= retries {
@@ -80,6 +81,16 @@ func (w *Web) call(ctx context.Context, method string, fn func() error) error {
 			return fmt.Errorf("%s: %w", method, err)
 		}
 	}
+}
+
+// withoutURL drops the URL net/http puts in its errors: a response_url
+// lets anyone holding it post to the conversation for half an hour, so it
+// stays out of logs.
+func withoutURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return fmt.Errorf("%s request: %w", ue.Op, ue.Err)
+	}
+	return err
 }
 
 // errorCode returns Slack's error code for metrics labels, or "other".
