@@ -23,6 +23,7 @@ import (
 	"github.com/share-bucket/share-bucket/internal/fakeslack"
 	"github.com/share-bucket/share-bucket/internal/federation/fedtest"
 	"github.com/share-bucket/share-bucket/internal/miniotest"
+	"github.com/share-bucket/share-bucket/internal/testenv"
 )
 
 // The end-to-end tests build the real bot binary and run it against the
@@ -86,7 +87,7 @@ func doSetup() error {
 	shared.dir = dir
 	shared.bin = filepath.Join(dir, "bot")
 	args := []string{"build", "-o", shared.bin}
-	if raceEnabled {
+	if testenv.Race {
 		args = append(args, "-race")
 	}
 	build := exec.Command("go", append(args, ".")...)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -24,29 +23,16 @@ import (
 	"github.com/share-bucket/share-bucket/internal/fakeslack"
 	"github.com/share-bucket/share-bucket/internal/metrics"
 	"github.com/share-bucket/share-bucket/internal/slackapp"
+	"github.com/share-bucket/share-bucket/internal/testenv"
 )
 
 // ackBatch is how many slash commands one benchmark iteration sends; a
 // tenth under -race, which slows everything about twentyfold.
 func ackBatch() int {
-	if raceEnabled() {
+	if testenv.Race {
 		return 100
 	}
 	return 1000
-}
-
-// raceEnabled reports whether the binary was built with -race.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // badCmd parses but names a folder the policy does not allow, so the

@@ -29,6 +29,7 @@ import (
 	"github.com/share-bucket/share-bucket/internal/approval/sqlitestore"
 	"github.com/share-bucket/share-bucket/internal/approval/sqlstore"
 	"github.com/share-bucket/share-bucket/internal/metrics"
+	"github.com/share-bucket/share-bucket/internal/testenv"
 	"github.com/share-bucket/share-bucket/internal/worker"
 )
 
@@ -82,7 +83,7 @@ var (
 // loads a fiftieth of the grants and bursts, over a two-second window.
 func BenchmarkScheduler(b *testing.B) {
 	grants, idle, bursts := *benchGrants, *benchIdle, []int{1000, 10_000}
-	if raceEnabled() {
+	if testenv.Race {
 		grants, idle, bursts = max(grants/50, 1), min(idle, 2*time.Second), []int{20, 200}
 	}
 	b.Cleanup(unload)
@@ -254,20 +255,6 @@ func benchBurst(b *testing.B, grants, n int) {
 	b.ReportMetric(float64(sched.store.wakes.Load())/float64(n), "wakes/notice")
 	b.ReportMetric(float64(sched.store.wakeNS.Load())/1e3/float64(n), "wake-us/notice")
 	b.ReportMetric(0, "ns/op")
-}
-
-// raceEnabled reports whether the binary was built with -race.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // benchPolicy allows the long grants the idle load needs.

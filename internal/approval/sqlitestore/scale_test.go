@@ -13,6 +13,7 @@ import (
 	"github.com/share-bucket/share-bucket/internal/approval/approvaltest"
 	"github.com/share-bucket/share-bucket/internal/approval/sqlitestore"
 	"github.com/share-bucket/share-bucket/internal/approval/sqlstore"
+	"github.com/share-bucket/share-bucket/internal/testenv"
 )
 
 // fill creates n approved grants ending a second apart from T0+2h, each
@@ -35,7 +36,7 @@ func fill(tb testing.TB, s *sqlstore.Store, n int) {
 func TestManyGrants(t *testing.T) {
 	n := 100_000
 	switch {
-	case raceEnabled:
+	case testenv.Race:
 		n = 2_000
 	case testing.Short():
 		n = 10_000

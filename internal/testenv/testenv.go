@@ -1,0 +1,2 @@
+// Package testenv tells tests about the binary they run in.
+package testenv
