@@ -9,24 +9,24 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/jonboulle/clockwork"
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/share-bucket/share-bucket/internal/approval"
 	"github.com/share-bucket/share-bucket/internal/approval/sqlstore"
+	"github.com/share-bucket/share-bucket/internal/bot"
 	"github.com/share-bucket/share-bucket/internal/federation"
 	"github.com/share-bucket/share-bucket/internal/metrics"
-	"github.com/share-bucket/share-bucket/internal/slackapp"
-	"github.com/share-bucket/share-bucket/internal/worker"
 )
 
-// shutdownGrace bounds a graceful stop: in-flight work gets this long
-// after SIGTERM, and the process is gone before 15 s.
-const shutdownGrace = 12 * time.Second
+// shutdownGrace bounds a graceful stop: work under way gets this long
+// after SIGTERM, then is cancelled. With the HTTP server's second on top,
+// the process is gone within Docker's default 10 s stop timeout.
+const shutdownGrace = 8 * time.Second
 
 // Main is the running bot: configuration in, wired components out.
 type Main struct {
@@ -35,8 +35,8 @@ type Main struct {
 	Clock   clockwork.Clock
 	Metrics *metrics.Metrics
 
-	store  *sqlstore.Store
-	socket *slackapp.Socket
+	store *sqlstore.Store
+	bot   *bot.Bot
 }
 
 // NewMain returns a Main with a real clock.
@@ -45,10 +45,18 @@ func NewMain(cfg *Config, log *zap.Logger) *Main {
 }
 
 // Run wires everything and serves until ctx ends or something fails for
-// good. On ctx's end it stops taking new work, lets in-flight work finish
+// good. On ctx's end it stops taking new work, lets work under way finish
 // for up to shutdownGrace, and returns nil.
 func (m *Main) Run(ctx context.Context) error {
 	cfg := m.Config
+	// Listen first, so a taken HTTP_ADDR shows at once rather than after
+	// the slower calls to the database, AWS and Slack.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: cannot listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer ln.Close()
+
 	store, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -56,12 +64,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.store = store
 	defer store.Close()
 
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := loadAWS(ctx)
 	if err != nil {
-		return fmt.Errorf("AWS configuration: %w", err)
-	}
-	if awsCfg.Region == "" {
-		return errors.New("AWS_REGION: not set; the bot needs the region of its STS endpoint (like us-east-1)")
+		return err
 	}
 	issuer := &observedIssuer{Issuer: federation.New(cfg.AWSConfig, awsCfg), Log: m.Log, Metrics: m.Metrics}
 
@@ -69,50 +74,37 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.checkSlack(ctx, api); err != nil {
 		return err
 	}
-	web := slackapp.NewWeb(api, m.Log, m.Metrics)
 	policy := cfg.Policy()
-	notifier := &slackapp.Notifier{
-		Web: web, Channel: cfg.ApprovalChannel, Approvers: policy.Approvers,
-		Required: policy.ApprovalsRequired, MaxSession: policy.MaxSession, Log: m.Log,
-	}
-	svc := approval.NewService(store, policy, issuer, notifier)
-	svc.Now = m.Clock.Now
-	app := &slackapp.App{
-		Service: svc, Web: web, Log: m.Log, Metrics: m.Metrics,
+	m.bot = bot.New(bot.Config{
+		Policy:          policy,
+		ApprovalChannel: cfg.ApprovalChannel,
 		DefaultDuration: time.Duration(cfg.DefaultDuration),
 		Example:         example(cfg),
-	}
-	m.socket = &slackapp.Socket{Client: socketmode.New(api), App: app, Log: m.Log, Metrics: m.Metrics}
-	w := &worker.Worker{Service: svc, Clock: m.Clock, Log: m.Log, Metrics: m.Metrics, Owner: owner()}
-	m.Metrics.Gauge("sharebucket_grants_active", "Grants approved and not yet ended.", m.countActive)
-
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("HTTP_ADDR: cannot listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	srv := &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
-
-	// workCtx outlives ctx by the grace period, so work that started
-	// before a shutdown can finish.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	stopWork := context.AfterFunc(ctx, func() {
-		m.Log.Info("shutting down; finishing work in flight", zap.Duration("grace", shutdownGrace))
-		time.AfterFunc(shutdownGrace, cancelWork)
+	}, bot.Parts{
+		Store: store, Issuer: issuer, Slack: api,
+		Clock: m.Clock, Log: m.Log, Metrics: m.Metrics, Owner: owner(),
 	})
-	defer stopWork()
+	m.Metrics.Gauge("sharebucket_grants_active", "Grants approved and not yet ended.", m.countActive)
+	srv := &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
 
 	m.Log.Info("share-bucket starting",
 		zap.Strings("approvers", policy.Approvers), zap.String("allowed_buckets", policy.Allowed.String()),
-		zap.String("approval_channel", cfg.ApprovalChannel), zap.String("http_addr", ln.Addr().String()))
+		zap.String("approval_channel", cfg.ApprovalChannel), zap.String("http_addr", ln.Addr().String()),
+		zap.String("version", versionString()))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		err := m.socket.Run(gctx, workCtx)
-		_ = m.socket.Wait(workCtx)
+		err := m.bot.Run(gctx)
+		if ctx.Err() != nil {
+			m.Log.Info("shutting down; finishing work under way", zap.Duration("grace", shutdownGrace))
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		if serr := m.bot.Shutdown(sctx); serr != nil {
+			m.Log.Warn("work under way cancelled at shutdown", zap.Error(serr))
+		}
 		return err
 	})
-	g.Go(func() error { return w.Run(gctx, workCtx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -121,11 +113,23 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 2*time.Second)
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		return srv.Shutdown(hctx)
 	})
 	return g.Wait()
+}
+
+// loadAWS loads the SDK's configuration from its standard chain.
+func loadAWS(ctx context.Context) (aws.Config, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return aws.Config{}, errors.New("AWS_REGION: not set; the bot needs the region of its STS endpoint (like us-east-1)")
+	}
+	return awsCfg, nil
 }
 
 // checkSlack verifies the bot token before anything starts, and warns
@@ -187,7 +191,7 @@ func (m *Main) httpHandler() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		var problems []string
-		if !m.socket.Connected() {
+		if !m.bot.Socket.Connected() {
 			problems = append(problems, "slack socket not connected")
 		}
 		if err := m.store.Ping(ctx); err != nil {

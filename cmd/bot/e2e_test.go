@@ -39,11 +39,12 @@ const (
 	stranger  = "UOTHER"
 	channel   = "CAPPROVALS"
 
-	bucket      = "collab-bucket"
-	otherBucket = "other-bucket"
-	botUser     = "slackbot"
-	botSecret   = "slackbot-secret-key-456"
-	roleARN     = "arn:aws:iam::123456789012:role/share-bucket-collaborator"
+	bucket            = "collab-bucket"
+	otherBucket       = "other-bucket"
+	unreachableBucket = "unreachable-bucket"
+	botUser           = "slackbot"
+	botSecret         = "slackbot-secret-key-456"
+	roleARN           = "arn:aws:iam::123456789012:role/share-bucket-collaborator"
 )
 
 var (
@@ -101,7 +102,8 @@ func doSetup() error {
 	shared.minio = srv
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, b := range []string{bucket, otherBucket} {
+	// unreachableBucket exists, but the bot's own rights do not cover it.
+	for _, b := range []string{bucket, otherBucket, unreachableBucket} {
 		if err := srv.CreateBucket(ctx, b); err != nil {
 			return err
 		}
@@ -128,6 +130,9 @@ type world struct {
 	fed   *fedtest.Server
 	env   map[string]string
 	dir   string
+
+	mu   sync.Mutex
+	bots []*bot // every bot process started, for their logs
 }
 
 func newWorld(t *testing.T, env ...string) *world {
@@ -161,6 +166,7 @@ func newWorld(t *testing.T, env ...string) *world {
 		"AWS_ACCESS_KEY_ID":           botUser,
 		"AWS_SECRET_ACCESS_KEY":       botSecret,
 		"AWS_ENDPOINT_URL_STS":        shared.minio.Endpoint(),
+		"AWS_ENDPOINT_URL_S3":         shared.minio.Endpoint(),
 		"AWS_CONFIG_FILE":             filepath.Join(w.dir, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(w.dir, "no-aws-credentials"),
 		"AWS_EC2_METADATA_DISABLED":   "true",
@@ -224,6 +230,9 @@ func (w *world) start(args ...string) *bot {
 func (w *world) run(args ...string) *bot {
 	w.t.Helper()
 	b := &bot{t: w.t, logs: &logBuffer{}, done: make(chan struct{})}
+	w.mu.Lock()
+	w.bots = append(w.bots, b)
+	w.mu.Unlock()
 	b.cmd = exec.Command(shared.bin, args...)
 	for k, v := range w.env {
 		b.cmd.Env = append(b.cmd.Env, k+"="+v)
@@ -341,7 +350,29 @@ func (w *world) request(user, text string) (string, fakeslack.Message) {
 	}
 	id := m[1]
 	msg := w.waitMessage(func(m fakeslack.Message) bool { return m.Channel == channel && strings.Contains(m.Text, id) })
+	w.waitRemembered(msg)
 	return id, msg
+}
+
+// waitRemembered waits until a bot has stored its ref to msg, which it does
+// a few milliseconds after Slack accepts the message and logs at debug: a
+// person cannot click on a message that fast, and neither should a test.
+func (w *world) waitRemembered(msg fakeslack.Message) {
+	w.t.Helper()
+	line := `"msg":"message remembered"`
+	ts := `"ts":"` + msg.TS + `"`
+	w.eventually("message "+msg.TS+" remembered", 10*time.Second, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, b := range w.bots {
+			for _, l := range strings.Split(b.logs.String(), "\n") {
+				if strings.Contains(l, line) && strings.Contains(l, ts) {
+					return true
+				}
+			}
+		}
+		return false
+	})
 }
 
 func (w *world) waitMessage(match func(fakeslack.Message) bool) fakeslack.Message {
@@ -379,9 +410,13 @@ func (w *world) waitEphemeral(user, contains string) fakeslack.Message {
 	return m
 }
 
-// click clicks a button of msg as the user saw it.
+// click clicks a button of msg as the user saw it, once the bot knows the
+// message.
 func (w *world) click(user string, msg fakeslack.Message, action string) {
 	w.t.Helper()
+	if msg.BotID != "" {
+		w.waitRemembered(msg)
+	}
 	if _, err := w.slack.Click(w.ctx(), msg.ClickOn(user, action)); err != nil {
 		w.t.Fatalf("click %s: %v", action, err)
 	}

@@ -10,6 +10,12 @@ const (
 	// MinSession is the shortest session STS issues, so also the shortest
 	// grant and the least time that must be left to mint a fresh link.
 	MinSession = 15 * time.Minute
+	// MaxSession is the longest session STS issues (a role's
+	// MaxSessionDuration is at most 12h).
+	MaxSession = 12 * time.Hour
+	// MaxGrant is the longest grant a request may ask for; MAX_DURATION
+	// is at most this.
+	MaxGrant = 12 * time.Hour
 	// MaxReasonLen bounds the free-text reason.
 	MaxReasonLen = 500
 )

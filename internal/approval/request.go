@@ -116,14 +116,6 @@ func (r *Request) ApprovedBy(user string) bool {
 	return slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.By == user })
 }
 
-// Left is how long the grant still runs at now.
-func (r *Request) Left(now time.Time) time.Duration {
-	if r.State != StateApproved || !now.Before(r.EndsAt) {
-		return 0
-	}
-	return r.EndsAt.Sub(now)
-}
-
 // MessagesOf returns the refs of one kind.
 func (r *Request) MessagesOf(kind MessageKind) []MessageRef {
 	var out []MessageRef

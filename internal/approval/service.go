@@ -197,12 +197,12 @@ func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 	return r, nil
 }
 
-// Decide records approver's approval (approve true) or denial of request
-// id. Errors: ErrNotFound, *ForbiddenError, *StateError.
-func (s *Service) Decide(ctx context.Context, id, approver string, approve bool) (*Request, error) {
+// Decide records approver's decision on request id. Errors: ErrNotFound,
+// *ForbiddenError, *StateError.
+func (s *Service) Decide(ctx context.Context, id, approver string, d Decision) (*Request, error) {
 	now := s.now()
 	r, _, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
-		return r.decide(s.Policy, approver, approve, now)
+		return r.decide(s.Policy, approver, d, now)
 	})
 	if err != nil {
 		return nil, err
@@ -211,13 +211,13 @@ func (s *Service) Decide(ctx context.Context, id, approver string, approve bool)
 	return r, nil
 }
 
-// End revokes a pending request or ends an active grant now, on behalf of
-// the requester or an approver. Errors: ErrNotFound, *ForbiddenError,
-// *StateError.
-func (s *Service) End(ctx context.Context, id, user string) (*Request, error) {
+// Revoke withdraws a pending request or ends an active grant now, on
+// behalf of the requester or an approver. Errors: ErrNotFound,
+// *ForbiddenError, *StateError.
+func (s *Service) Revoke(ctx context.Context, id, user string) (*Request, error) {
 	now := s.now()
 	r, _, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
-		return r.end(s.Policy, user, now)
+		return r.revoke(s.Policy, user, now)
 	})
 	if err != nil {
 		return nil, err
@@ -309,7 +309,7 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 			if attempts == 0 {
 				attempts = 3
 			}
-			if ie.Temporary() && ev.Attempts+1 < attempts {
+			if ie.Temporary && ev.Attempts+1 < attempts {
 				return err
 			}
 			return s.failGrant(ctx, r.ID, ie)
@@ -375,15 +375,6 @@ func (s *Service) List(ctx context.Context, user string) (Listing, error) {
 	return l, nil
 }
 
-// Temporary reports whether retrying might succeed (throttling, timeouts).
-func (e *IssueError) Temporary() bool {
-	switch e.Code {
-	case "Throttling", "ThrottlingException", "RequestTimeout", "Timeout", "NetworkError", "ServiceUnavailable", "InternalFailure":
-		return true
-	}
-	return false
-}
-
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // idLen is long enough that IDs derived from distinct deliveries do not
@@ -414,25 +405,4 @@ func ValidID(s string) bool {
 		}
 	}
 	return true
-}
-
-// FormatDuration renders d the way users write it: 15m, 2h, 1h30m, 1d.
-func FormatDuration(d time.Duration) string {
-	d = d.Round(time.Minute)
-	if d <= 0 {
-		return "0m"
-	}
-	var b strings.Builder
-	if days := d / (24 * time.Hour); days > 0 {
-		fmt.Fprintf(&b, "%dd", days)
-		d -= days * 24 * time.Hour
-	}
-	if h := d / time.Hour; h > 0 {
-		fmt.Fprintf(&b, "%dh", h)
-		d -= h * time.Hour
-	}
-	if m := d / time.Minute; m > 0 {
-		fmt.Fprintf(&b, "%dm", m)
-	}
-	return b.String()
 }

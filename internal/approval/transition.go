@@ -11,11 +11,30 @@ import (
 // inside Store.Update, so they see the latest stored state and their result
 // is written only if nobody changed the request meanwhile.
 
-// decide records approver's yes or no on a pending request.
-func (r *Request) decide(p Policy, approver string, approve bool, now time.Time) ([]Event, error) {
-	action := "deny"
-	if approve {
-		action = "approve"
+// Decision is an approver's answer to a pending request.
+type Decision int
+
+const (
+	// Approve counts one approval; enough of them approve the request.
+	Approve Decision = iota + 1
+	// Deny refuses the request at once.
+	Deny
+)
+
+func (d Decision) String() string {
+	switch d {
+	case Approve:
+		return "approve"
+	case Deny:
+		return "deny"
+	}
+	return fmt.Sprintf("Decision(%d)", int(d))
+}
+
+// decide records approver's decision on a pending request.
+func (r *Request) decide(p Policy, approver string, d Decision, now time.Time) ([]Event, error) {
+	if d != Approve && d != Deny {
+		return nil, &InvalidError{Field: "decision", Reason: "a decision is approve or deny"}
 	}
 	if !p.IsApprover(approver) {
 		return nil, &ForbiddenError{Reason: "only approvers can approve or deny requests"}
@@ -23,15 +42,15 @@ func (r *Request) decide(p Policy, approver string, approve bool, now time.Time)
 	if approver == r.Requester {
 		return nil, &ForbiddenError{Reason: "you cannot decide on your own request; another approver has to"}
 	}
-	if err := r.mustBePending(action, now); err != nil {
+	if err := r.mustBePending(d.String(), now); err != nil {
 		return nil, err
 	}
-	if !approve {
+	if d == Deny {
 		r.State, r.DecidedBy, r.DecidedAt = StateDenied, approver, now
 		return []Event{newEvent(r, EventDenied, approver, now, nil)}, nil
 	}
 	if r.ApprovedBy(approver) {
-		return nil, &StateError{Action: action, State: StatePending, By: approver}
+		return nil, &StateError{Err: ErrApprovalCounted, Action: d.String(), State: StatePending, By: approver}
 	}
 	r.Approvals = append(r.Approvals, Approval{By: approver, At: now})
 	count := map[string]string{
@@ -55,11 +74,8 @@ func (r *Request) decide(p Policy, approver string, approve bool, now time.Time)
 // including one whose timeout has passed but which the scheduler has not
 // reached yet.
 func (r *Request) mustBePending(action string, now time.Time) error {
-	if r.State == StatePending && !now.Before(r.TimeoutAt) {
-		return &StateError{Action: action, State: StateTimedOut}
-	}
-	if r.State != StatePending {
-		return &StateError{Action: action, State: r.State, By: r.settledBy()}
+	if r.State != StatePending || !now.Before(r.TimeoutAt) {
+		return stateError(r, action, now)
 	}
 	return nil
 }
@@ -75,21 +91,16 @@ func (r *Request) settledBy() string {
 	return ""
 }
 
-// end revokes a pending request or ends an active grant early.
-func (r *Request) end(p Policy, user string, now time.Time) ([]Event, error) {
+// revoke withdraws a pending request or ends an active grant early.
+func (r *Request) revoke(p Policy, user string, now time.Time) ([]Event, error) {
 	if user != r.Requester && !p.IsApprover(user) {
 		return nil, &ForbiddenError{Reason: "only the requester or an approver can end access"}
 	}
 	switch {
-	case r.State == StatePending:
-		if err := r.mustBePending("end", now); err != nil {
-			return nil, err
-		}
+	case r.State == StatePending && now.Before(r.TimeoutAt):
 	case r.State == StateApproved && now.Before(r.EndsAt):
-	case r.State == StateApproved:
-		return nil, &StateError{Action: "end", State: StateExpired}
 	default:
-		return nil, &StateError{Action: "end", State: r.State, By: r.settledBy()}
+		return nil, stateError(r, "revoke", now)
 	}
 	was := r.State
 	r.State, r.EndedBy, r.EndedAt = StateRevoked, user, now
@@ -123,7 +134,7 @@ func (r *Request) tick(now time.Time) []Event {
 // fail ends an approved grant whose credentials could not be issued.
 func (r *Request) fail(reason string, now time.Time) ([]Event, error) {
 	if r.State != StateApproved {
-		return nil, &StateError{Action: "fail", State: r.State}
+		return nil, stateError(r, "fail", now)
 	}
 	r.State, r.Failure, r.EndedAt = StateFailed, reason, now
 	return []Event{newEvent(r, EventFailed, "", now, map[string]string{"reason": reason})}, nil
@@ -143,11 +154,8 @@ func (r *Request) canMint(p Policy, user string, now time.Time, first bool) (tim
 	if user != r.Requester {
 		return 0, &ForbiddenError{Reason: "only the requester can open the console for this grant"}
 	}
-	switch {
-	case r.State == StateApproved && !now.Before(r.EndsAt):
-		return 0, &StateError{Action: "link", State: StateExpired}
-	case r.State != StateApproved:
-		return 0, &StateError{Action: "link", State: r.State, By: r.settledBy()}
+	if r.State != StateApproved || !now.Before(r.EndsAt) {
+		return 0, stateError(r, "link", now)
 	}
 	left := r.EndsAt.Sub(now)
 	if first && left < MinSession && left >= MinSession-FirstLinkGrace {

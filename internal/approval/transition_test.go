@@ -39,7 +39,7 @@ func kinds(evs []Event) []EventKind {
 func TestDecideApprove(t *testing.T) {
 	r := pending()
 	now := t0.Add(time.Minute)
-	evs, err := r.decide(testPolicy(), "UAPP1", true, now)
+	evs, err := r.decide(testPolicy(), "UAPP1", Approve, now)
 	if err != nil {
 		t.Fatalf("decide: %v", err)
 	}
@@ -59,23 +59,24 @@ func TestDecideApprove(t *testing.T) {
 
 func TestDecideRefusals(t *testing.T) {
 	tests := []struct {
-		name    string
-		setup   func(*Request)
-		user    string
-		approve bool
-		now     time.Time
-		wantErr func(error) bool
+		name     string
+		setup    func(*Request)
+		user     string
+		decision Decision
+		now      time.Time
+		wantErr  func(error) bool
 	}{
-		{"non-approver", nil, "UOTHER", true, t0, isForbidden},
-		{"non-approver deny", nil, "UOTHER", false, t0, isForbidden},
-		{"self approval", func(r *Request) { r.Requester = "UAPP1" }, "UAPP1", true, t0, isForbidden},
-		{"self deny", func(r *Request) { r.Requester = "UAPP1" }, "UAPP1", false, t0, isForbidden},
-		{"already approved", func(r *Request) { r.State, r.DecidedBy = StateApproved, "UAPP2" }, "UAPP1", true, t0,
+		{"no decision", nil, "UAPP1", Decision(0), t0, func(err error) bool { return errors.Is(err, ErrInvalid) }},
+		{"non-approver", nil, "UOTHER", Approve, t0, isForbidden},
+		{"non-approver deny", nil, "UOTHER", Deny, t0, isForbidden},
+		{"self approval", func(r *Request) { r.Requester = "UAPP1" }, "UAPP1", Approve, t0, isForbidden},
+		{"self deny", func(r *Request) { r.Requester = "UAPP1" }, "UAPP1", Deny, t0, isForbidden},
+		{"already approved", func(r *Request) { r.State, r.DecidedBy = StateApproved, "UAPP2" }, "UAPP1", Approve, t0,
 			stateIs(StateApproved, "UAPP2")},
-		{"already denied", func(r *Request) { r.State, r.DecidedBy = StateDenied, "UAPP2" }, "UAPP1", true, t0,
+		{"already denied", func(r *Request) { r.State, r.DecidedBy = StateDenied, "UAPP2" }, "UAPP1", Approve, t0,
 			stateIs(StateDenied, "UAPP2")},
-		{"timed out, not yet swept", nil, "UAPP1", true, t0.Add(8 * time.Hour), stateIs(StateTimedOut, "")},
-		{"revoked", func(r *Request) { r.State, r.EndedBy = StateRevoked, "UREQ" }, "UAPP1", false, t0,
+		{"timed out, not yet swept", nil, "UAPP1", Approve, t0.Add(8 * time.Hour), stateIs(StateTimedOut, "")},
+		{"revoked", func(r *Request) { r.State, r.EndedBy = StateRevoked, "UREQ" }, "UAPP1", Deny, t0,
 			stateIs(StateRevoked, "UREQ")},
 	}
 	for _, tt := range tests {
@@ -85,7 +86,7 @@ func TestDecideRefusals(t *testing.T) {
 				tt.setup(r)
 			}
 			before := *r.Clone()
-			evs, err := r.decide(testPolicy(), tt.user, tt.approve, tt.now)
+			evs, err := r.decide(testPolicy(), tt.user, tt.decision, tt.now)
 			if err == nil || !tt.wantErr(err) {
 				t.Fatalf("decide = %v, %v; want the expected refusal", kinds(evs), err)
 			}
@@ -98,10 +99,16 @@ func TestDecideRefusals(t *testing.T) {
 
 func isForbidden(err error) bool { return errors.Is(err, ErrForbidden) }
 
+// stateIs matches a *StateError for state s set by by, wrapping the
+// sentinel that state calls for.
 func stateIs(s State, by string) func(error) bool {
+	sentinel := map[State]error{
+		StatePending: ErrPending, StateApproved: ErrAlreadyDecided, StateDenied: ErrAlreadyDecided,
+		StateTimedOut: ErrTimedOut, StateExpired: ErrEnded, StateRevoked: ErrEnded, StateFailed: ErrEnded,
+	}[s]
 	return func(err error) bool {
 		var se *StateError
-		return errors.As(err, &se) && se.State == s && se.By == by
+		return errors.As(err, &se) && se.State == s && se.By == by && errors.Is(err, sentinel)
 	}
 }
 
@@ -109,14 +116,14 @@ func TestDecideMultipleApprovals(t *testing.T) {
 	p := testPolicy()
 	p.ApprovalsRequired = 2
 	r := pending()
-	evs, err := r.decide(p, "UAPP1", true, t0)
+	evs, err := r.decide(p, "UAPP1", Approve, t0)
 	if err != nil || len(evs) != 1 || evs[0].Kind != EventApprovalRecorded || r.State != StatePending {
 		t.Fatalf("first approval: %v, %v, state %s; want approval_recorded, still pending", kinds(evs), err, r.State)
 	}
-	if _, err := r.decide(p, "UAPP1", true, t0); !stateIs(StatePending, "UAPP1")(err) {
-		t.Fatalf("same approver twice: err = %v; want a StateError", err)
+	if _, err := r.decide(p, "UAPP1", Approve, t0); !errors.Is(err, ErrApprovalCounted) {
+		t.Fatalf("same approver twice: err = %v; want ErrApprovalCounted", err)
 	}
-	evs, err = r.decide(p, "UAPP2", true, t0.Add(time.Minute))
+	evs, err = r.decide(p, "UAPP2", Approve, t0.Add(time.Minute))
 	if err != nil || len(evs) != 1 || evs[0].Kind != EventApproved || r.State != StateApproved {
 		t.Fatalf("second approval: %v, %v, state %s; want approved", kinds(evs), err, r.State)
 	}
@@ -140,7 +147,7 @@ func TestTick(t *testing.T) {
 
 	r = pending()
 	approvedAt := t0.Add(time.Minute)
-	if _, err := r.decide(p, "UAPP1", true, approvedAt); err != nil {
+	if _, err := r.decide(p, "UAPP1", Approve, approvedAt); err != nil {
 		t.Fatal(err)
 	}
 	warnAt, endAt := approvedAt.Add(110*time.Minute), approvedAt.Add(2*time.Hour)
@@ -163,7 +170,7 @@ func TestTick(t *testing.T) {
 
 func TestTickLateSkipsWarning(t *testing.T) {
 	r := pending()
-	if _, err := r.decide(testPolicy(), "UAPP1", true, t0); err != nil {
+	if _, err := r.decide(testPolicy(), "UAPP1", Approve, t0); err != nil {
 		t.Fatal(err)
 	}
 	evs := r.tick(r.EndsAt.Add(time.Hour))
@@ -177,7 +184,7 @@ func TestNoWarningForShortGrant(t *testing.T) {
 	p.ExpiryWarning = 30 * time.Minute
 	r := pending()
 	r.Duration = 15 * time.Minute
-	if _, err := r.decide(p, "UAPP1", true, t0); err != nil {
+	if _, err := r.decide(p, "UAPP1", Approve, t0); err != nil {
 		t.Fatal(err)
 	}
 	if !r.WarnAt.IsZero() || !r.NextDue().Equal(r.EndsAt) {
@@ -185,30 +192,30 @@ func TestNoWarningForShortGrant(t *testing.T) {
 	}
 }
 
-func TestEnd(t *testing.T) {
+func TestRevoke(t *testing.T) {
 	p := testPolicy()
 	r := pending()
-	if _, err := r.end(p, "UOTHER", t0); !isForbidden(err) {
-		t.Fatalf("end by stranger: %v; want forbidden", err)
+	if _, err := r.revoke(p, "UOTHER", t0); !isForbidden(err) {
+		t.Fatalf("revoke by stranger: %v; want forbidden", err)
 	}
-	evs, err := r.end(p, "UREQ", t0)
+	evs, err := r.revoke(p, "UREQ", t0)
 	if err != nil || len(evs) != 1 || evs[0].Kind != EventRevoked || evs[0].Detail["was"] != "pending" {
 		t.Fatalf("withdraw: %v, %v; want revoked (was pending)", kinds(evs), err)
 	}
-	if _, err := r.end(p, "UREQ", t0); !stateIs(StateRevoked, "UREQ")(err) {
-		t.Fatalf("second end: %v; want StateError revoked by UREQ", err)
+	if _, err := r.revoke(p, "UREQ", t0); !stateIs(StateRevoked, "UREQ")(err) {
+		t.Fatalf("second revoke: %v; want StateError revoked by UREQ", err)
 	}
 
 	r = pending()
-	if _, err := r.decide(p, "UAPP1", true, t0); err != nil {
+	if _, err := r.decide(p, "UAPP1", Approve, t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.end(p, "UAPP2", r.EndsAt); !stateIs(StateExpired, "")(err) {
-		t.Fatalf("end after the end: %v; want StateError expired", err)
+	if _, err := r.revoke(p, "UAPP2", r.EndsAt); !stateIs(StateExpired, "")(err) {
+		t.Fatalf("revoke after the end: %v; want StateError expired", err)
 	}
-	evs, err = r.end(p, "UAPP2", t0.Add(time.Minute))
+	evs, err = r.revoke(p, "UAPP2", t0.Add(time.Minute))
 	if err != nil || len(evs) != 1 || r.State != StateRevoked || r.EndedBy != "UAPP2" {
-		t.Fatalf("end by approver: %v, %v, %s by %s; want revoked by UAPP2", kinds(evs), err, r.State, r.EndedBy)
+		t.Fatalf("revoke by approver: %v, %v, %s by %s; want revoked by UAPP2", kinds(evs), err, r.State, r.EndedBy)
 	}
 }
 
@@ -219,7 +226,7 @@ func TestCanMint(t *testing.T) {
 		t.Fatalf("mint while pending: %v; want StateError", err)
 	}
 	r.Duration = 3 * time.Hour
-	if _, err := r.decide(p, "UAPP1", true, t0); err != nil {
+	if _, err := r.decide(p, "UAPP1", Approve, t0); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -242,18 +249,6 @@ func TestCanMint(t *testing.T) {
 		}
 		if tt.err != nil && (err == nil || !tt.err(err)) {
 			t.Errorf("canMint(%s, +%v) = %v, %v; want the expected error", tt.user, tt.at.Sub(t0), got, err)
-		}
-	}
-}
-
-func TestFormatDuration(t *testing.T) {
-	tests := map[time.Duration]string{
-		15 * time.Minute: "15m", 2 * time.Hour: "2h", 90 * time.Minute: "1h30m", 24 * time.Hour: "1d",
-		26*time.Hour + 5*time.Minute: "1d2h5m", 0: "0m",
-	}
-	for d, want := range tests {
-		if got := FormatDuration(d); got != want {
-			t.Errorf("FormatDuration(%v) = %q; want %q", d, got, want)
 		}
 	}
 }
@@ -282,7 +277,7 @@ func TestFirstLinkOfShortestGrant(t *testing.T) {
 	p := testPolicy()
 	r := pending()
 	r.Duration = MinSession
-	if _, err := r.decide(p, "UAPP1", true, t0); err != nil {
+	if _, err := r.decide(p, "UAPP1", Approve, t0); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -49,6 +49,7 @@ type Broker struct {
 	region    string
 	sts       stsAPI
 	hc        *http.Client
+	awsCfg    aws.Config // for S3 clients acting with a session's credentials
 
 	stsTimeout time.Duration
 	fedTimeout time.Duration
@@ -62,7 +63,9 @@ var _ approval.Issuer = (*Broker)(nil)
 // passed Validate.
 func New(cfg Config, awsCfg aws.Config) *Broker {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	return newBroker(cfg, sts.NewFromConfig(awsCfg), &http.Client{Transport: tr}, awsCfg.Region)
+	b := newBroker(cfg, sts.NewFromConfig(awsCfg), &http.Client{Transport: tr}, awsCfg.Region)
+	b.awsCfg = awsCfg
+	return b
 }
 
 // newBroker is New for tests: it takes the STS client, the HTTP client for
@@ -92,11 +95,12 @@ func newBroker(cfg Config, s stsAPI, hc *http.Client, region string) *Broker {
 // the error nor anything else here holds a credential.
 func (b *Broker) Issue(ctx context.Context, g approval.Grant) (approval.Link, error) {
 	session := g.Session
-	if b.cfg.MaxSessionDuration > 0 && session > b.cfg.MaxSessionDuration {
-		session = b.cfg.MaxSessionDuration
+	if maxSession := time.Duration(b.cfg.MaxSessionDuration); maxSession > 0 && session > maxSession {
+		session = maxSession
 	}
-	if session < MinSessionDuration {
-		return approval.Link{}, &approval.IssueError{Code: "InvalidGrant", Reason: fmt.Sprintf("a session lasts at least %s, not %s", MinSessionDuration, session)}
+	if session < approval.MinSession {
+		return approval.Link{}, &approval.IssueError{Code: "InvalidGrant", Reason: fmt.Sprintf("a session lasts at least %s, not %s",
+			approval.FormatDuration(approval.MinSession), approval.FormatDuration(session))}
 	}
 	policy, err := SessionPolicy(b.partition, g.Scope)
 	if err != nil {
@@ -235,7 +239,7 @@ func (b *Broker) Check(ctx context.Context) (Identity, error) {
 	if strings.HasSuffix(id.ARN, ":root") {
 		return id, fmt.Errorf("the bot runs with the AWS account's root credentials (%s); AWS does not let root assume roles: give it an IAM user or role", id.ARN)
 	}
-	if id.Chained && b.cfg.MaxSessionDuration > time.Hour {
+	if id.Chained && time.Duration(b.cfg.MaxSessionDuration) > time.Hour {
 		return id, fmt.Errorf("MAX_SESSION_DURATION is %s but the bot runs with role credentials (%s), and AWS limits sessions of a role assumed from a role to 1h", b.cfg.MaxSessionDuration, id.ARN)
 	}
 	name := SessionName("check")
@@ -243,7 +247,7 @@ func (b *Broker) Check(ctx context.Context) (Identity, error) {
 		RoleArn:         aws.String(b.cfg.RoleARN),
 		RoleSessionName: aws.String(name),
 		SourceIdentity:  aws.String(name),
-		DurationSeconds: aws.Int32(int32(MinSessionDuration.Seconds())),
+		DurationSeconds: aws.Int32(int32(approval.MinSession.Seconds())),
 		Policy:          aws.String(denyAllPolicy),
 		Tags:            sessionTags(approval.Grant{RequestID: "check", Approver: "check"}),
 	})

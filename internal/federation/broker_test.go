@@ -19,6 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/share-bucket/share-bucket/internal/approval"
+	"github.com/share-bucket/share-bucket/internal/config"
 	"github.com/share-bucket/share-bucket/internal/federation/fedtest"
 )
 
@@ -271,7 +272,7 @@ func TestIssueInvalidScope(t *testing.T) {
 	g := testGrant()
 	g.Prefix = "../"
 	_, err := b.Issue(context.Background(), g)
-	if ie := issueError(t, err); ie.Code != "InvalidGrant" || ie.Temporary() {
+	if ie := issueError(t, err); ie.Code != "InvalidGrant" || ie.Temporary {
 		t.Errorf("Issue = %v; want permanent InvalidGrant", err)
 	}
 	if len(fake.calls) != 0 {
@@ -351,8 +352,8 @@ func TestIssueFederationErrors(t *testing.T) {
 			b := testBroker(t, &fakeSTS{}, fed.URL())
 			_, err := b.Issue(context.Background(), testGrant())
 			ie := issueError(t, err)
-			if ie.Code != tt.wantCode || ie.Temporary() != tt.temporary {
-				t.Errorf("Code = %s (temporary %t); want %s (%t)", ie.Code, ie.Temporary(), tt.wantCode, tt.temporary)
+			if ie.Code != tt.wantCode || ie.Temporary != tt.temporary {
+				t.Errorf("Code = %s (temporary %t); want %s (%t)", ie.Code, ie.Temporary, tt.wantCode, tt.temporary)
 			}
 			if !strings.Contains(ie.Reason, fmt.Sprint(tt.status)) {
 				t.Errorf("Reason %q does not give the HTTP status %d", ie.Reason, tt.status)
@@ -429,7 +430,7 @@ func TestIssueFederationTimeout(t *testing.T) {
 	b.fedTimeout = 50 * time.Millisecond
 	start := time.Now()
 	_, err := b.Issue(context.Background(), testGrant())
-	if ie := issueError(t, err); ie.Code != "Timeout" || !ie.Temporary() {
+	if ie := issueError(t, err); ie.Code != "Timeout" || !ie.Temporary {
 		t.Errorf("Issue = %v; want temporary Timeout", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -456,7 +457,7 @@ func TestIssueNoSecretsInErrors(t *testing.T) {
 		wantCode string
 	}{
 		{"ConnectionRefused", closedURL, nil, "NetworkError"},
-		{"UnknownHost", "http://signin.invalid/federation", nil, "NetworkError"},
+		{"UnknownHost", "https://xx-none-9.signin.aws.amazon.com/federation", noDNS(), "NetworkError"},
 		{"TransportQuotesURL", "http://127.0.0.1:1/federation", roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("proxy failed for %s (query %s)", r.URL, r.URL.RawQuery)
 		}), "NetworkError"},
@@ -477,13 +478,22 @@ func TestIssueNoSecretsInErrors(t *testing.T) {
 			}
 			_, err := b.Issue(context.Background(), testGrant())
 			ie := issueError(t, err)
-			if ie.Code != tt.wantCode || !ie.Temporary() {
+			if ie.Code != tt.wantCode || !ie.Temporary {
 				t.Errorf("Code = %s; want temporary %s (error %v)", ie.Code, tt.wantCode, err)
 			}
 			assertNoSecrets(t, err.Error())
 			assertNoSecrets(t, fmt.Sprintf("%+v %#v", err, ie.Err))
 		})
 	}
+}
+
+// noDNS is a transport whose name lookups all fail, as they do for a host
+// that does not exist.
+func noDNS() http.RoundTripper {
+	d := &net.Dialer{Resolver: &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("no name server in this test")
+	}}}
+	return &http.Transport{DialContext: d.DialContext}
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -536,8 +546,8 @@ func TestIssueSTSFailures(t *testing.T) {
 			b := testBroker(t, fake, fed.URL())
 			_, err := b.Issue(context.Background(), testGrant())
 			ie := issueError(t, err)
-			if ie.Code != tt.wantCode || ie.Temporary() != tt.temporary {
-				t.Errorf("Code = %s (temporary %t); want %s (%t)", ie.Code, ie.Temporary(), tt.wantCode, tt.temporary)
+			if ie.Code != tt.wantCode || ie.Temporary != tt.temporary {
+				t.Errorf("Code = %s (temporary %t); want %s (%t)", ie.Code, ie.Temporary, tt.wantCode, tt.temporary)
 			}
 			if ie.Reason == "" {
 				t.Errorf("no Reason for %s", ie.Code)
@@ -586,7 +596,7 @@ func TestCheck(t *testing.T) {
 			return &sts.GetCallerIdentityOutput{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/bot/i-0abc")}, nil
 		}}
 		b := testBroker(t, fake, "http://127.0.0.1:1/federation")
-		b.cfg.MaxSessionDuration = 2 * time.Hour
+		b.cfg.MaxSessionDuration = config.Duration(2 * time.Hour)
 		id, err := b.Check(context.Background())
 		if !id.Chained || err == nil || !strings.Contains(err.Error(), "MAX_SESSION_DURATION") {
 			t.Errorf("Check = %+v, %v; want Chained and an error about MAX_SESSION_DURATION", id, err)

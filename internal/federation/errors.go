@@ -37,9 +37,17 @@ var stsReasons = map[string]string{
 	"InternalFailure":                    "AWS STS failed internally; try again shortly",
 }
 
+// temporaryCodes are AWS error codes after which the same call may succeed
+// later: throttling and AWS's own failures. Everything else (a refusal, a
+// malformed request, bad credentials) fails the same way again.
+var temporaryCodes = map[string]bool{
+	"Throttling": true, "ThrottlingException": true, "RequestLimitExceeded": true,
+	"ServiceUnavailable": true, "InternalFailure": true, "InternalError": true, "RequestTimeout": true,
+}
+
 // stsError turns an error of an STS call into an *approval.IssueError: AWS
-// refusals keep AWS's code; timeouts and network failures get the codes
-// approval treats as temporary. If ctx itself ended, the error is returned
+// refusals keep AWS's code; timeouts, network failures, throttling and
+// AWS's own failures are marked temporary. If ctx itself ended, the error is returned
 // as it is (wrapped), so the caller retries later instead of failing the
 // grant.
 func stsError(ctx context.Context, err error) error {
@@ -50,16 +58,16 @@ func stsError(ctx context.Context, err error) error {
 		if !ok {
 			reason = "AWS STS refused to issue credentials"
 		}
-		return &approval.IssueError{Code: code, Reason: reason, Err: err}
+		return &approval.IssueError{Code: code, Reason: reason, Temporary: temporaryCodes[code], Err: err}
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("federation: %w", err)
 	}
 	switch {
 	case isTimeout(err):
-		return &approval.IssueError{Code: "Timeout", Reason: "AWS STS did not answer in time", Err: err}
+		return &approval.IssueError{Code: "Timeout", Reason: "AWS STS did not answer in time", Temporary: true, Err: err}
 	case isNetwork(err):
-		return &approval.IssueError{Code: "NetworkError", Reason: "the bot could not reach AWS STS", Err: err}
+		return &approval.IssueError{Code: "NetworkError", Reason: "the bot could not reach AWS STS", Temporary: true, Err: err}
 	case strings.Contains(err.Error(), "failed to refresh cached credentials") ||
 		strings.Contains(err.Error(), "failed to retrieve credentials"):
 		return &approval.IssueError{Code: "NoCredentials", Reason: "the bot has no usable AWS credentials of its own", Err: err}
@@ -84,9 +92,9 @@ func transportError(ctx context.Context, service string, err error, secrets []st
 		err = errors.New("error text withheld: it quoted a credential")
 	}
 	if timeout {
-		return &approval.IssueError{Code: "Timeout", Reason: service + " did not answer in time", Err: err}
+		return &approval.IssueError{Code: "Timeout", Reason: service + " did not answer in time", Temporary: true, Err: err}
 	}
-	return &approval.IssueError{Code: "NetworkError", Reason: "the bot could not reach " + service, Err: err}
+	return &approval.IssueError{Code: "NetworkError", Reason: "the bot could not reach " + service, Temporary: true, Err: err}
 }
 
 func isTimeout(err error) bool {

@@ -72,15 +72,15 @@ func (b *Broker) signinToken(ctx context.Context, c aws.Credentials) (string, er
 }
 
 // federationStatusError explains a non-200 answer of the federation
-// endpoint. Throttling and server errors get the codes approval treats as
-// temporary, so the grant is retried; anything else is a FederationError.
+// endpoint. Throttling and server errors are temporary, so the grant is
+// retried; anything else is a FederationError.
 func federationStatusError(status int) error {
 	text := fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
 	switch {
 	case status == http.StatusTooManyRequests:
-		return &approval.IssueError{Code: "Throttling", Reason: "the AWS sign-in endpoint is throttling requests (" + text + ")"}
+		return &approval.IssueError{Code: "Throttling", Reason: "the AWS sign-in endpoint is throttling requests (" + text + ")", Temporary: true}
 	case status >= 500:
-		return &approval.IssueError{Code: "ServiceUnavailable", Reason: "the AWS sign-in endpoint failed (" + text + ")"}
+		return &approval.IssueError{Code: "ServiceUnavailable", Reason: "the AWS sign-in endpoint failed (" + text + ")", Temporary: true}
 	case status == http.StatusBadRequest:
 		return &approval.IssueError{Code: "FederationError", Reason: "the AWS sign-in endpoint refused the temporary credentials (" + text + "); check that FEDERATION_URL is in the role's partition"}
 	default:

@@ -127,8 +127,8 @@ func TestSTSErrorMapping(t *testing.T) {
 			if !strings.Contains(ie.Reason, tt.wantReason) {
 				t.Errorf("Reason = %q; want it to contain %q", ie.Reason, tt.wantReason)
 			}
-			if ie.Temporary() != tt.temporary {
-				t.Errorf("Temporary() = %t; want %t", ie.Temporary(), tt.temporary)
+			if ie.Temporary != tt.temporary {
+				t.Errorf("Temporary() = %t; want %t", ie.Temporary, tt.temporary)
 			}
 			if got := len(srv.requests()); got != tt.attempts {
 				t.Errorf("STS got %d requests; want %d", got, tt.attempts)
@@ -244,7 +244,7 @@ func TestSTSNetworkErrors(t *testing.T) {
 		srv.Close()
 		b := testBroker(t, stsClient(url), "http://127.0.0.1:1/federation")
 		_, err := b.Issue(context.Background(), testGrant())
-		if ie := issueError(t, err); ie.Code != "NetworkError" || !ie.Temporary() {
+		if ie := issueError(t, err); ie.Code != "NetworkError" || !ie.Temporary {
 			t.Errorf("Issue = %v; want temporary NetworkError", err)
 		}
 	})
@@ -254,7 +254,7 @@ func TestSTSNetworkErrors(t *testing.T) {
 		b := testBroker(t, stsClient(srv.URL), "http://127.0.0.1:1/federation")
 		b.stsTimeout = 100 * time.Millisecond
 		_, err := b.Issue(context.Background(), testGrant())
-		if ie := issueError(t, err); ie.Code != "Timeout" || !ie.Temporary() {
+		if ie := issueError(t, err); ie.Code != "Timeout" || !ie.Temporary {
 			t.Errorf("Issue = %v; want temporary Timeout", err)
 		}
 	})

@@ -6,10 +6,11 @@ package slackapp
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/share-bucket/share-bucket/internal/config"
 )
 
 // Config is the Slack part of the bot's environment.
@@ -22,22 +23,22 @@ type Config struct {
 
 var channelIDRE = regexp.MustCompile(`^[CGD][A-Z0-9]{2,20}$`)
 
-// Validate checks the shape of each setting. Messages name the variable
-// and never repeat a token.
+// Validate checks the shape of each setting and returns every problem, as
+// *config.VarError. Messages never repeat a token.
 func (c *Config) Validate() error {
 	var errs []error
 	if !strings.HasPrefix(c.AppToken, "xapp-") {
-		errs = append(errs, errors.New("SLACK_APP_TOKEN: must be an app-level token starting with xapp- (Basic Information → App-Level Tokens, scope connections:write)"))
+		errs = append(errs, config.Problem("SLACK_APP_TOKEN", "must be an app-level token starting with xapp- (Basic Information → App-Level Tokens, scope connections:write)"))
 	}
 	if !strings.HasPrefix(c.BotToken, "xoxb-") {
-		errs = append(errs, errors.New("SLACK_BOT_TOKEN: must be a bot token starting with xoxb- (OAuth & Permissions → Bot User OAuth Token)"))
+		errs = append(errs, config.Problem("SLACK_BOT_TOKEN", "must be a bot token starting with xoxb- (OAuth & Permissions → Bot User OAuth Token)"))
 	}
 	if c.ApprovalChannel != "" && !channelIDRE.MatchString(c.ApprovalChannel) {
-		errs = append(errs, fmt.Errorf("APPROVAL_CHANNEL: %q is not a channel ID; use the ID (like C0123ABCD) from the channel's details, not its name", c.ApprovalChannel))
+		errs = append(errs, config.Problem("APPROVAL_CHANNEL", "%q is not a channel ID; use the ID (like C0123ABCD) from the channel's details, not its name", c.ApprovalChannel))
 	}
 	u, err := url.Parse(c.APIURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("SLACK_API_URL: %q is not an http(s) URL", c.APIURL))
+		errs = append(errs, config.Problem("SLACK_API_URL", "%q is not an http(s) URL", c.APIURL))
 	} else if !strings.HasSuffix(c.APIURL, "/") {
 		c.APIURL += "/"
 	}

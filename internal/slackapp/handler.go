@@ -28,14 +28,17 @@ type App struct {
 	Example string
 }
 
-// work is what runs after the ack.
-type work func(ctx context.Context)
+// afterAck is the work a handler leaves for after the ack.
+type afterAck func(ctx context.Context)
 
 var userIDRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 
-// short bounds a payload field before it goes into a log line (zap
+// ValidUserID reports whether id has the shape of a Slack user ID.
+func ValidUserID(id string) bool { return userIDRE.MatchString(id) }
+
+// forLog bounds a payload field before it goes into a log line (zap
 // escapes the rest).
-func short(s string) string {
+func forLog(s string) string {
 	const n = 40
 	if len(s) > n {
 		return s[:n] + "…"
@@ -43,16 +46,14 @@ func short(s string) string {
 	return s
 }
 
-func validUserID(id string) bool { return userIDRE.MatchString(id) }
-
 func ephemeral(text string) map[string]any {
 	return map[string]any{"response_type": "ephemeral", "text": text}
 }
 
 // Slash handles a /share-bucket invocation.
-func (a *App) Slash(cmd slack.SlashCommand) (any, work) {
-	log := a.Log.With(zap.String("user_id", short(cmd.UserID)))
-	if !validUserID(cmd.UserID) {
+func (a *App) Slash(cmd slack.SlashCommand) (any, afterAck) {
+	log := a.Log.With(zap.String("user_id", forLog(cmd.UserID)))
+	if !ValidUserID(cmd.UserID) {
 		log.Warn("slash command with a malformed user ID")
 		a.Metrics.Requests.WithLabelValues("refused").Inc()
 		return ephemeral("Sorry, share-bucket could not tell who you are."), nil
@@ -79,7 +80,7 @@ func (a *App) Slash(cmd slack.SlashCommand) (any, work) {
 	case CmdRevoke:
 		return nil, func(ctx context.Context) {
 			log := log.With(zap.String("request_id", c.ID))
-			r, err := a.Service.End(ctx, c.ID, cmd.UserID)
+			r, err := a.Service.Revoke(ctx, c.ID, cmd.UserID)
 			if err != nil {
 				a.logRefusal(log, "revoke", err)
 				a.respond(ctx, log, cmd.ResponseURL, UserMessage(err))
@@ -168,7 +169,7 @@ func (a *App) logRefusal(log *zap.Logger, action string, err error) {
 }
 
 // Interaction handles button clicks and modal submissions.
-func (a *App) Interaction(cb slack.InteractionCallback) (any, work) {
+func (a *App) Interaction(cb slack.InteractionCallback) (any, afterAck) {
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
 		return nil, func(ctx context.Context) { a.blockAction(ctx, cb) }
@@ -178,114 +179,167 @@ func (a *App) Interaction(cb slack.InteractionCallback) (any, work) {
 	return nil, nil
 }
 
-// blockAction treats every field of the payload as forged until checked:
-// the user's ID shape, one known action, a well-formed request ID, a
-// request that exists, a click on a message the bot posted for that very
-// request; then the service checks the user's rights and the state.
+// A click is a button press whose payload passed checkClick: a known
+// user, one known action, and a request that exists, clicked on a message
+// the bot posted for it. Whether the user may do what the button says is
+// the service's to decide.
+type click struct {
+	user        string
+	action      string
+	request     *approval.Request
+	channel     string // where the clicked message is
+	ts          string
+	responseURL string
+	log         *zap.Logger
+}
+
+// A refusal is a click turned away before it reaches the service.
+type refusal struct {
+	why    string
+	fields []zap.Field
+}
+
+func (r *refusal) Error() string { return r.why }
+
+func refuse(why string, fields ...zap.Field) error { return &refusal{why: why, fields: fields} }
+
+// blockAction checks a button click, then acts on it, then words any
+// error for the person who clicked.
 func (a *App) blockAction(ctx context.Context, cb slack.InteractionCallback) {
-	log := a.Log.With(zap.String("user_id", short(cb.User.ID)))
-	refuse := func(why string, fields ...zap.Field) {
-		log.Warn("refused button click: "+why, fields...)
-		a.Metrics.Decisions.WithLabelValues("refused").Inc()
-		if validUserID(cb.User.ID) {
-			a.respond(ctx, log, cb.ResponseURL, "Sorry, that button cannot be used: "+why+".")
+	c, err := a.checkClick(ctx, cb)
+	if err == nil {
+		switch c.action {
+		case actionApprove:
+			err = a.decide(ctx, c, approval.Approve)
+		case actionDeny:
+			err = a.decide(ctx, c, approval.Deny)
+		case actionRevoke:
+			err = a.revoke(ctx, c)
+		case actionConsole:
+			err = a.freshLink(ctx, c)
 		}
 	}
-	if !validUserID(cb.User.ID) {
-		refuse("unknown user")
-		return
+	if err != nil {
+		a.clickFailed(ctx, cb, c, err)
+	}
+}
+
+// checkClick treats every field of the payload as forged until checked:
+// the user's ID shape, one known action, a well-formed request ID, a
+// request that exists, a click on a message the bot posted for that very
+// request. Failures are *refusal, or the store's error.
+func (a *App) checkClick(ctx context.Context, cb slack.InteractionCallback) (*click, error) {
+	if !ValidUserID(cb.User.ID) {
+		return nil, refuse("unknown user")
 	}
 	if len(cb.ActionCallback.BlockActions) != 1 {
-		refuse("expected exactly one action", zap.Int("actions", len(cb.ActionCallback.BlockActions)))
-		return
+		return nil, refuse("expected exactly one action", zap.Int("actions", len(cb.ActionCallback.BlockActions)))
 	}
 	act := cb.ActionCallback.BlockActions[0]
 	switch act.ActionID {
-	case actionApprove, actionDeny, actionEnd, actionConsole:
+	case actionApprove, actionDeny, actionRevoke, actionConsole:
 	default:
-		refuse("unknown action", zap.String("action_id", short(act.ActionID)))
-		return
+		return nil, refuse("unknown action", zap.String("action_id", forLog(act.ActionID)))
 	}
-	id := act.Value
-	if !approval.ValidID(id) {
-		refuse("malformed request ID", zap.String("value", short(id)))
-		return
+	if !approval.ValidID(act.Value) {
+		return nil, refuse("malformed request ID", zap.String("value", forLog(act.Value)))
 	}
-	log = log.With(zap.String("request_id", id), zap.String("action_id", act.ActionID))
-	r, err := a.Service.Get(ctx, id)
+	r, err := a.Service.Get(ctx, act.Value)
+	if errors.Is(err, approval.ErrNotFound) {
+		return nil, refuse("no such request", zap.String("request_id", act.Value))
+	}
 	if err != nil {
-		if errors.Is(err, approval.ErrNotFound) {
-			refuse("no such request")
-		} else {
-			log.Error("load request", zap.Error(err))
-			a.respond(ctx, log, cb.ResponseURL, UserMessage(err))
-		}
-		return
+		return nil, err
 	}
-	if cb.Container.Type == "message" && !r.HasMessage(cb.Container.ChannelID, cb.Container.MessageTs) {
-		// The notifier remembers a message right after posting it; give
-		// a click that raced that write one more look.
-		if sleep(ctx, 250*time.Millisecond) == nil {
-			if again, err := a.Service.Get(ctx, id); err == nil {
-				r = again
-			}
-		}
+	c := &click{
+		user: cb.User.ID, action: act.ActionID, request: r,
+		channel: cb.Container.ChannelID, ts: cb.Container.MessageTs, responseURL: cb.ResponseURL,
+		log: a.Log.With(zap.String("user_id", cb.User.ID), zap.String("request_id", r.ID), zap.String("action_id", act.ActionID)),
 	}
-	if cb.Container.Type != "message" || !r.HasMessage(cb.Container.ChannelID, cb.Container.MessageTs) {
-		refuse("it is not on a message share-bucket posted for this request",
-			zap.String("channel", cb.Container.ChannelID), zap.String("message_ts", cb.Container.MessageTs))
-		return
+	// The notifier remembers each message right after Slack accepts it,
+	// long before a person can click on it.
+	if cb.Container.Type != "message" || !r.HasMessage(c.channel, c.ts) {
+		return c, refuse("it is not on a message share-bucket posted for this request",
+			zap.String("channel", c.channel), zap.String("message_ts", c.ts))
 	}
+	// A fresh link is shown where it was asked for, so only the
+	// requester's grant DM may ask.
+	if c.action == actionConsole && !slices.Contains(r.MessagesOf(approval.MessageGrant), approval.MessageRef{Kind: approval.MessageGrant, Channel: c.channel, TS: c.ts}) {
+		return c, refuse("it is not on the message that carries your access",
+			zap.String("channel", c.channel), zap.String("message_ts", c.ts))
+	}
+	return c, nil
+}
 
-	switch act.ActionID {
-	case actionApprove, actionDeny:
-		approve := act.ActionID == actionApprove
-		r, err := a.Service.Decide(ctx, id, cb.User.ID, approve)
-		if err != nil {
-			a.Metrics.Decisions.WithLabelValues("refused").Inc()
-			a.logRefusal(log, act.ActionID, err)
-			a.respond(ctx, log, cb.ResponseURL, UserMessage(err))
-			return
-		}
-		decision := string(r.State)
-		if r.State == approval.StatePending {
-			decision = string(approval.EventApprovalRecorded)
-		}
-		a.Metrics.Decisions.WithLabelValues(decision).Inc()
-		log.Info("decision recorded", zap.String("state", string(r.State)))
-	case actionEnd:
-		if _, err := a.Service.End(ctx, id, cb.User.ID); err != nil {
-			a.logRefusal(log, "end", err)
-			a.respond(ctx, log, cb.ResponseURL, UserMessage(err))
-			return
-		}
-		log.Info("ended by button")
-	case actionConsole:
-		// A fresh link is shown where it was asked for, so only the
-		// requester's grant DM may ask.
-		grantDM := approval.MessageRef{Kind: approval.MessageGrant, Channel: cb.Container.ChannelID, TS: cb.Container.MessageTs}
-		if !slices.Contains(r.Messages, grantDM) {
-			refuse("it is not on the message that carries your access",
-				zap.String("channel", cb.Container.ChannelID), zap.String("message_ts", cb.Container.MessageTs))
-			return
-		}
-		link, r, err := a.Service.Link(ctx, id, cb.User.ID)
-		if err != nil {
-			a.logRefusal(log, "fresh link", err)
-			a.respond(ctx, log, cb.ResponseURL, UserMessage(err))
-			return
-		}
-		a.Metrics.LinksMinted.Inc()
-		// The link goes only to the requester, in the grant DM the click
-		// came from (checked above), through the Web API, not a URL from
-		// the payload.
-		if err := a.Web.Ephemeral(ctx, cb.Container.ChannelID, r.Requester, FreshLink(r, link)); err != nil {
-			log.Error("send fresh link", zap.Error(err))
-			a.respond(ctx, log, cb.ResponseURL, "The fresh link could not be sent; please try again.")
-			return
-		}
-		log.Info("fresh link sent", zap.Time("session_ends", link.SessionEnds))
+func (a *App) decide(ctx context.Context, c *click, d approval.Decision) error {
+	r, err := a.Service.Decide(ctx, c.request.ID, c.user, d)
+	if err != nil {
+		return err
 	}
+	decision := string(r.State)
+	if r.State == approval.StatePending {
+		decision = string(approval.EventApprovalRecorded)
+	}
+	a.Metrics.Decisions.WithLabelValues(decision).Inc()
+	c.log.Info("decision recorded", zap.String("state", string(r.State)))
+	return nil
+}
+
+func (a *App) revoke(ctx context.Context, c *click) error {
+	if _, err := a.Service.Revoke(ctx, c.request.ID, c.user); err != nil {
+		return err
+	}
+	c.log.Info("revoked by button")
+	return nil
+}
+
+// freshLink mints a link for the requester and shows it to them only, in
+// the grant DM the click came from (checkClick made sure), through the Web
+// API rather than a URL from the payload.
+func (a *App) freshLink(ctx context.Context, c *click) error {
+	link, r, err := a.Service.Link(ctx, c.request.ID, c.user)
+	if err != nil {
+		return err
+	}
+	a.Metrics.LinksMinted.Inc()
+	if err := a.Web.Ephemeral(ctx, c.channel, r.Requester, FreshLink(r, link)); err != nil {
+		c.log.Error("send fresh link", zap.Error(err))
+		a.respond(ctx, c.log, c.responseURL, "The fresh link could not be sent; please try again.")
+		return nil
+	}
+	c.log.Info("fresh link sent", zap.Time("session_ends", link.SessionEnds))
+	return nil
+}
+
+// clickFailed logs why a click did nothing and tells the person who
+// clicked, unless they could not be identified.
+func (a *App) clickFailed(ctx context.Context, cb slack.InteractionCallback, c *click, err error) {
+	log := a.Log.With(zap.String("user_id", forLog(cb.User.ID)))
+	if c != nil {
+		log = c.log
+	}
+	if rf, ok := errors.AsType[*refusal](err); ok {
+		log.Warn("refused button click: "+rf.why, rf.fields...)
+		a.Metrics.Decisions.WithLabelValues("refused").Inc()
+		if ValidUserID(cb.User.ID) {
+			a.respond(ctx, log, cb.ResponseURL, "Sorry, that button cannot be used: "+rf.why+".")
+		}
+		return
+	}
+	if c == nil {
+		log.Error("load request", zap.Error(err))
+	} else {
+		if c.action == actionApprove || c.action == actionDeny {
+			a.Metrics.Decisions.WithLabelValues("refused").Inc()
+		}
+		a.logRefusal(log, actionName[c.action], err)
+	}
+	a.respond(ctx, log, cb.ResponseURL, UserMessage(err))
+}
+
+// actionName names what a button does, for logs.
+var actionName = map[string]string{
+	actionApprove: "approve", actionDeny: "deny", actionRevoke: "revoke", actionConsole: "fresh link",
 }
 
 // Modal field IDs.
@@ -305,12 +359,12 @@ func (a *App) openModal(ctx context.Context, log *zap.Logger, triggerID string) 
 
 // viewSubmission validates the form in the ack (Slack shows the errors next
 // to the fields) and submits after it.
-func (a *App) viewSubmission(cb slack.InteractionCallback) (any, work) {
+func (a *App) viewSubmission(cb slack.InteractionCallback) (any, afterAck) {
 	if cb.View.CallbackID != modalCallback {
 		return nil, nil
 	}
-	log := a.Log.With(zap.String("user_id", cb.User.ID))
-	if !validUserID(cb.User.ID) {
+	log := a.Log.With(zap.String("user_id", forLog(cb.User.ID)))
+	if !ValidUserID(cb.User.ID) {
 		log.Warn("form submission with a malformed user ID")
 		return nil, nil
 	}
@@ -331,7 +385,7 @@ func (a *App) viewSubmission(cb slack.InteractionCallback) (any, work) {
 	}
 	d.Duration = a.DefaultDuration
 	if s := value(fieldDuration); s != "" {
-		if d.Duration, err = ParseDuration(s); err != nil {
+		if d.Duration, err = parseDuration(s); err != nil {
 			fieldErrs[fieldDuration] = err.Error()
 		}
 	}

@@ -18,15 +18,16 @@ import (
 
 	"github.com/share-bucket/share-bucket/internal/approval"
 	"github.com/share-bucket/share-bucket/internal/approval/sqlitestore"
+	"github.com/share-bucket/share-bucket/internal/bot"
 	"github.com/share-bucket/share-bucket/internal/fakeslack"
 	"github.com/share-bucket/share-bucket/internal/metrics"
 	"github.com/share-bucket/share-bucket/internal/slackapp"
-	"github.com/share-bucket/share-bucket/internal/worker"
 )
 
-// The in-process harness wires the real Socket, App, Notifier, Service,
-// SQLite store and worker to the fake Slack, with a fake issuer in place of
-// AWS (cmd/bot's end-to-end tests use the real one against MinIO).
+// The in-process harness wires the bot with bot.New, as cmd/bot does, to
+// the fake Slack and an in-memory SQLite store, with a fake issuer in
+// place of AWS (cmd/bot's end-to-end tests use the real one against
+// MinIO).
 
 const (
 	requester = "UREQ"
@@ -97,8 +98,7 @@ type harnessOpt func(*harnessConfig)
 
 // harnessConfig is what options may change before the harness starts.
 type harnessConfig struct {
-	policy    *approval.Policy
-	notifier  *slackapp.Notifier
+	bot       bot.Config
 	slackOpts []fakeslack.Option
 	clock     clockwork.Clock
 	log       *zap.Logger       // nil: record logs for h.logs
@@ -106,11 +106,11 @@ type harnessConfig struct {
 }
 
 func withRequired(n int) harnessOpt {
-	return func(c *harnessConfig) { c.policy.ApprovalsRequired = n }
+	return func(c *harnessConfig) { c.bot.Policy.ApprovalsRequired = n }
 }
 
 func withDMApprovers() harnessOpt {
-	return func(c *harnessConfig) { c.notifier.Channel = "" }
+	return func(c *harnessConfig) { c.bot.ApprovalChannel = "" }
 }
 
 func withSlack(o ...fakeslack.Option) harnessOpt {
@@ -135,17 +135,24 @@ func withClock(clock clockwork.Clock) harnessOpt {
 func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	allowed, _ := approval.ParseAllowEntry("collab-bucket/myfolder/")
-	policy := approval.Policy{
-		Approvers: []string{approver1, approver2, requester}, ApprovalsRequired: 1,
-		Allowed: approval.AllowList{allowed}, MaxDuration: 12 * time.Hour,
-		ExpiryWarning: 10 * time.Minute, ApprovalTimeout: 8 * time.Hour, MaxSession: time.Hour,
+	cfg := harnessConfig{
+		bot: bot.Config{
+			Policy: approval.Policy{
+				Approvers: []string{approver1, approver2, requester}, ApprovalsRequired: 1,
+				Allowed: approval.AllowList{allowed}, MaxDuration: 12 * time.Hour,
+				ExpiryWarning: 10 * time.Minute, ApprovalTimeout: 8 * time.Hour, MaxSession: time.Hour,
+			},
+			ApprovalChannel: channel,
+			DefaultDuration: time.Hour,
+			Example:         "/share-bucket collab-bucket/myfolder/ 2h write quarterly numbers for the auditors",
+			PostInterval:    time.Millisecond,
+		},
+		slackOpts: []fakeslack.Option{
+			fakeslack.WithUsers(requester, approver1, approver2, stranger),
+			fakeslack.WithChannels(channel),
+		},
+		clock: clockwork.NewRealClock(),
 	}
-	notifier := &slackapp.Notifier{Channel: channel, MaxSession: time.Hour}
-	slackOpts := []fakeslack.Option{
-		fakeslack.WithUsers(requester, approver1, approver2, stranger),
-		fakeslack.WithChannels(channel),
-	}
-	cfg := harnessConfig{policy: &policy, notifier: notifier, slackOpts: slackOpts, clock: clockwork.NewRealClock()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -161,31 +168,25 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := slack.New(fs.BotToken(), slack.OptionAPIURL(fs.APIURL()), slack.OptionAppLevelToken(fs.AppToken()))
-	web := slackapp.NewWeb(api, log, m)
-	web.PostInterval = time.Millisecond
-	notifier.Web, notifier.Approvers, notifier.Required, notifier.Log = web, policy.Approvers, policy.ApprovalsRequired, log
 	issuer := &fakeIssuer{}
-	svc := approval.NewService(store, policy, issuer, notifier)
-	svc.Now = cfg.clock.Now
-	app := &slackapp.App{Service: svc, Web: web, Log: log, Metrics: m, DefaultDuration: time.Hour,
-		Example: "/share-bucket collab-bucket/myfolder/ 2h write quarterly numbers for the auditors"}
 	var smOpts []socketmode.Option
 	if cfg.dialer != nil {
 		smOpts = append(smOpts, socketmode.OptionDialer(cfg.dialer))
 	}
-	sock := &slackapp.Socket{Client: socketmode.New(api, smOpts...), App: app, Log: log, Metrics: m}
-	w := &worker.Worker{Service: svc, Clock: cfg.clock, Log: log, Metrics: m, Owner: "test"}
+	b := bot.New(cfg.bot, bot.Parts{
+		Store: store, Issuer: issuer,
+		Slack:         slack.New(fs.BotToken(), slack.OptionAPIURL(fs.APIURL()), slack.OptionAppLevelToken(fs.AppToken())),
+		SocketOptions: smOpts,
+		Clock:         cfg.clock, Log: log, Metrics: m, Owner: "test",
+	})
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = sock.Run(ctx, context.Background()) }()
-	go func() { defer wg.Done(); _ = w.Run(ctx, context.Background()) }()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		wg.Wait()
-		_ = sock.Wait(context.Background())
+		<-done
+		_ = b.Shutdown(context.Background())
 		store.Close()
 	})
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -193,7 +194,7 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	if err := fs.WaitConnected(wctx, 1); err != nil {
 		t.Fatalf("bot never connected: %v", err)
 	}
-	return &harness{t: t, slack: fs, svc: svc, issuer: issuer, logs: logs, socket: sock, metrics: m}
+	return &harness{t: t, slack: fs, svc: b.Service, issuer: issuer, logs: logs, socket: b.Socket, metrics: m}
 }
 
 func (h *harness) ctx() context.Context {
@@ -236,7 +237,19 @@ func (h *harness) request(user, text string) (id string, msg fakeslack.Message) 
 	msg = h.waitMessage(func(m fakeslack.Message) bool {
 		return m.Channel == channel && strings.Contains(m.Text, id)
 	})
+	h.waitRemembered(id, msg)
 	return id, msg
+}
+
+// waitRemembered waits until the bot has stored its ref to msg, which it
+// does a few milliseconds after Slack accepts the message: a person
+// cannot click on a message that fast, and neither should a test.
+func (h *harness) waitRemembered(id string, msg fakeslack.Message) {
+	h.t.Helper()
+	h.eventually("message "+msg.TS+" remembered", func() bool {
+		r, err := h.svc.Get(context.Background(), id)
+		return err == nil && r.HasMessage(msg.Channel, msg.TS)
+	})
 }
 
 func (h *harness) waitMessage(match func(fakeslack.Message) bool) fakeslack.Message {
@@ -270,10 +283,16 @@ func (h *harness) waitDM(user, contains string) fakeslack.Message {
 	})
 }
 
-// click clicks a button of msg as it was when msg was read.
+// click clicks a button of msg as it was when msg was read. Like a person,
+// it clicks only once the bot has had its few milliseconds to remember the
+// message it posted.
 func (h *harness) click(user string, msg fakeslack.Message, action string) {
 	h.t.Helper()
-	if _, err := h.slack.Click(h.ctx(), msg.ClickOn(user, action)); err != nil {
+	c := msg.ClickOn(user, action)
+	if approval.ValidID(c.Value) {
+		h.waitRemembered(c.Value, msg)
+	}
+	if _, err := h.slack.Click(h.ctx(), c); err != nil {
 		h.t.Fatalf("click %s: %v", action, err)
 	}
 }

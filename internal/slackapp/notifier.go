@@ -30,11 +30,11 @@ var _ approval.Notifier = (*Notifier)(nil)
 // Notify implements approval.Notifier. Idempotent steps (updates) run
 // before the one that is not (a new DM), so a retry after a failure does
 // not post twice.
-func (n *Notifier) Notify(ctx context.Context, no approval.Notice) error {
-	r, ev := no.Request, no.Event
+func (n *Notifier) Notify(ctx context.Context, notice approval.Notice) error {
+	r, ev := notice.Request, notice.Event
 	var errs []error
 	if ev.Kind == approval.EventRequested {
-		errs = append(errs, n.announce(ctx, no))
+		errs = append(errs, n.announce(ctx, notice))
 	} else {
 		errs = append(errs, n.updateApprovals(ctx, r))
 	}
@@ -48,12 +48,12 @@ func (n *Notifier) Notify(ctx context.Context, no approval.Notice) error {
 
 	switch {
 	case ev.Kind == approval.EventApproved && len(r.MessagesOf(approval.MessageGrant)) == 0:
-		text, blocks := GrantMessage(r, no.Link, no.LinkErr, n.MaxSession)
+		text, blocks := GrantMessage(r, notice.Link, notice.LinkErr, n.MaxSession)
 		ch, ts, err := n.postDM(ctx, r.Requester, text, blocks)
 		if err != nil {
 			return err
 		}
-		return no.Remember(ctx, approval.MessageRef{Kind: approval.MessageGrant, Channel: ch, TS: ts})
+		return n.remember(ctx, notice, approval.MessageRef{Kind: approval.MessageGrant, Channel: ch, TS: ts})
 	default:
 		if text := Notice(ev, r, n.MaxSession); text != "" {
 			if _, _, err := n.postDM(ctx, r.Requester, text, nil); err != nil {
@@ -66,15 +66,15 @@ func (n *Notifier) Notify(ctx context.Context, no approval.Notice) error {
 
 // announce posts the request to the approval channel, or to each approver
 // other than the requester, skipping any that already have it.
-func (n *Notifier) announce(ctx context.Context, no approval.Notice) error {
-	r := no.Request
+func (n *Notifier) announce(ctx context.Context, notice approval.Notice) error {
+	r := notice.Request
 	text, blocks := ApprovalMessage(r, n.Required)
 	post := func(channel string) error {
 		ch, ts, err := n.Web.Post(ctx, channel, text, blocks)
 		if err != nil {
 			return fmt.Errorf("announce %s in %s: %w", r.ID, channel, err)
 		}
-		return no.Remember(ctx, approval.MessageRef{Kind: approval.MessageApproval, Channel: ch, TS: ts})
+		return n.remember(ctx, notice, approval.MessageRef{Kind: approval.MessageApproval, Channel: ch, TS: ts})
 	}
 	if n.Channel != "" {
 		if len(r.MessagesOf(approval.MessageApproval)) > 0 {
@@ -122,6 +122,24 @@ func (n *Notifier) updateGrants(ctx context.Context, r *approval.Request) error 
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// remember stores ref through the notice, so that clicks on the message
+// are recognised and later notices update it.
+func (n *Notifier) remember(ctx context.Context, notice approval.Notice, ref approval.MessageRef) error {
+	if err := notice.Remember(ctx, ref); err != nil {
+		return err
+	}
+	n.log().Debug("message remembered", zap.String("request_id", notice.Request.ID), zap.String("kind", string(ref.Kind)),
+		zap.String("channel", ref.Channel), zap.String("ts", ref.TS))
+	return nil
+}
+
+func (n *Notifier) log() *zap.Logger {
+	if n.Log == nil {
+		return zap.NewNop()
+	}
+	return n.Log
 }
 
 func (n *Notifier) postDM(ctx context.Context, user, text string, blocks []slack.Block) (string, string, error) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -36,9 +35,6 @@ type Command struct {
 // MaxCommandLen bounds the text of one invocation. Slack allows more, but
 // no honest request needs it, and a long text is refused rather than cut.
 const MaxCommandLen = 1000
-
-// maxDurationDigits keeps a duration's numbers far from overflow.
-const maxDurationDigits = 4
 
 // UsageError says what is wrong with a command; the reply adds an example.
 type UsageError struct {
@@ -84,7 +80,7 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 		}
 		id := strings.ToUpper(plainText(fields[1]))
 		if !approval.ValidID(id) {
-			return Command{}, usagef("%s is not a request ID; IDs look like %s (see `/share-bucket list`)", clip(fields[1]), exampleID)
+			return Command{}, usagef("%s is not a request ID; IDs look like %s (see `/share-bucket list`)", quoted(fields[1]), exampleID)
 		}
 		return Command{Kind: CmdRevoke, ID: id}, nil
 	}
@@ -100,12 +96,12 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 		word := strings.ToLower(rest[0])
 		if !sawAccess && (word == "read" || word == "write") {
 			cmd.Scope.Access, sawAccess = approval.Access(word), true
-		} else if d, ok, err := parseDuration(word); err != nil {
+		} else if d, ok, err := durationWord(word); err != nil {
 			return Command{}, err
 		} else if ok && !sawDuration {
 			cmd.Duration, sawDuration = d, true
 		} else if !sawDuration && looksLikeDuration(word) {
-			return Command{}, usagef("%s is not a duration; write it like 15m, 2h, 1h30m or 1d", clip(rest[0]))
+			return Command{}, usagef("%s is not a duration; write it like 15m, 2h, 1h30m or 1d", quoted(rest[0]))
 		} else {
 			break
 		}
@@ -123,16 +119,14 @@ func parseScope(s string) (bucket, prefix string, err error) {
 	s = strings.TrimPrefix(s, "s3://")
 	bucket, prefix, _ = strings.Cut(s, "/")
 	if err := approval.CheckBucket(bucket); err != nil {
-		return "", "", usagef("%s is not a valid bucket name: %s", clip(bucket), reasonOf(err))
+		return "", "", usagef("%s is not a valid bucket name: %s", quoted(bucket), reasonOf(err))
 	}
 	clean, err := approval.CleanPrefix(prefix)
 	if err != nil {
-		return "", "", usagef("%s is not an allowed folder: %s", clip(prefix), reasonOf(err))
+		return "", "", usagef("%s is not an allowed folder: %s", quoted(prefix), reasonOf(err))
 	}
 	return bucket, clean, nil
 }
-
-var durationRE = regexp.MustCompile(`^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$`)
 
 // nearDurationRE matches what people type for a duration that is not in
 // our form (1.5h, 90min, 2hours, 1h30): refusing it beats silently
@@ -141,39 +135,30 @@ var nearDurationRE = regexp.MustCompile(`^\d+([.,]\d+)?(s|secs?|seconds?|mins?|m
 
 func looksLikeDuration(word string) bool { return nearDurationRE.MatchString(word) }
 
-// parseDuration reads 15m, 2h, 1h30m, 1d, 1d12h. ok is false when word is
-// not shaped like a duration at all (it is then part of the reason); err is
-// set when it is shaped like one but unusable.
-func parseDuration(word string) (d time.Duration, ok bool, err error) {
-	m := durationRE.FindStringSubmatch(word)
-	if m == nil || word == "" {
+// durationWord reads a word of a command as a duration. ok is false when
+// the word is not shaped like one at all (it is then part of the reason);
+// err is set when it is shaped like one but unusable.
+func durationWord(word string) (d time.Duration, ok bool, err error) {
+	d, err = approval.ParseDuration(word)
+	switch {
+	case errors.Is(err, approval.ErrNotDuration):
 		return 0, false, nil
-	}
-	units := []time.Duration{24 * time.Hour, time.Hour, time.Minute}
-	for i, part := range m[1:] {
-		if part == "" {
-			continue
-		}
-		if len(part) > maxDurationDigits {
-			return 0, false, usagef("%s is too long a duration", clip(word))
-		}
-		n, _ := strconv.Atoi(part)
-		d += time.Duration(n) * units[i]
-	}
-	if d <= 0 {
-		return 0, false, usagef("%s is not a usable duration", clip(word))
+	case err != nil:
+		return 0, false, usagef("%s is too long a duration", quoted(word))
+	case d <= 0:
+		return 0, false, usagef("%s is not a usable duration", quoted(word))
 	}
 	return d, true, nil
 }
 
-// ParseDuration reads a duration the way users write it.
-func ParseDuration(s string) (time.Duration, error) {
-	d, ok, err := parseDuration(strings.ToLower(strings.TrimSpace(s)))
+// parseDuration reads a duration field of the request form.
+func parseDuration(s string) (time.Duration, error) {
+	d, ok, err := durationWord(s)
 	if err != nil {
 		return 0, err
 	}
 	if !ok {
-		return 0, usagef("%s is not a duration; write it like 15m, 2h, 1h30m or 1d", clip(s))
+		return 0, usagef("%s is not a duration; write it like 15m, 2h, 1h30m or 1d", quoted(s))
 	}
 	return d, nil
 }
@@ -218,9 +203,9 @@ func plainText(s string) string {
 // unescaper undoes Slack's escaping; built once, like escaper.
 var unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 
-// clip quotes user input for an error message: shortened, with invisible
-// and control characters shown as \uXXXX.
-func clip(s string) string {
+// quoted quotes user input for an error message: shortened, with
+// invisible and control characters shown as \uXXXX.
+func quoted(s string) string {
 	const n = 40
 	var b strings.Builder
 	b.WriteByte('"')

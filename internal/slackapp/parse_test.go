@@ -118,17 +118,3 @@ func TestParseCommandRefusals(t *testing.T) {
 		}
 	}
 }
-
-func TestParseDuration(t *testing.T) {
-	good := map[string]time.Duration{"15m": 15 * time.Minute, "2h": 2 * time.Hour, "1h30m": 90 * time.Minute, "1d": 24 * time.Hour, "90m": 90 * time.Minute, " 1D ": 24 * time.Hour}
-	for in, want := range good {
-		if got, err := ParseDuration(in); err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0m", "2", "1.5h", "-1h", "1h-5m", "2 hours", "1m1h", "12345h"} {
-		if got, err := ParseDuration(in); err == nil {
-			t.Errorf("ParseDuration(%q) = %v; want an error", in, got)
-		}
-	}
-}

@@ -14,11 +14,13 @@ import (
 // Everything here is pure: state in, Block Kit out. Handlers and the
 // notifier decide when to send; this file decides what people read.
 
-// Action IDs of the buttons the bot posts. The value of each is a request ID.
+// Action IDs of the buttons the bot posts. The value of each is a request
+// ID. They are part of every message already posted, so they never change:
+// the revoke button keeps the ID it had when it was called "end access".
 const (
 	actionApprove = "approve"
 	actionDeny    = "deny"
-	actionEnd     = "end_access"
+	actionRevoke  = "end_access"
 	actionConsole = "open_console"
 )
 
@@ -135,7 +137,7 @@ func ApprovalMessage(r *approval.Request, required int) (string, []slack.Block) 
 }
 
 func endButton(id string) *slack.ButtonBlockElement {
-	b := button(actionEnd, id, "End access", slack.StyleDanger)
+	b := button(actionRevoke, id, "End access", slack.StyleDanger)
 	b.Confirm = slack.NewConfirmationBlockObject(plain("End this access now?"),
 		plain("No new sign-in links can be made after this. A console already open keeps working until its session ends."),
 		plain("End access"), plain("Keep"))

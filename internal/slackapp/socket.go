@@ -31,8 +31,14 @@ type Socket struct {
 
 	connected atomic.Bool
 	opened    atomic.Int64
-	work      sync.WaitGroup
 	seen      dedupe
+
+	// After-ack work runs on workCtx, which outlives Run so that work
+	// under way when Run's context ends can finish; Shutdown ends it.
+	workOnce   sync.Once
+	workCtx    context.Context
+	cancelWork context.CancelFunc
+	work       sync.WaitGroup
 }
 
 // FatalError is a Socket Mode error that retrying cannot fix, such as a
@@ -71,9 +77,14 @@ func isFatal(err error) bool {
 // Connected reports whether the socket is up (for /readyz).
 func (s *Socket) Connected() bool { return s.connected.Load() }
 
+func (s *Socket) initWork() {
+	s.workOnce.Do(func() { s.workCtx, s.cancelWork = context.WithCancel(context.Background()) })
+}
+
 // Run connects and serves until ctx ends (returning nil) or a fatal error.
-// In-flight work is not waited for; call Wait for that.
-func (s *Socket) Run(ctx context.Context, workCtx context.Context) error {
+// It does not wait for after-ack work still under way; Shutdown does.
+func (s *Socket) Run(ctx context.Context) error {
+	s.initWork()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -81,7 +92,7 @@ func (s *Socket) Run(ctx context.Context, workCtx context.Context) error {
 	for {
 		select {
 		case ev := <-s.Client.Events:
-			s.handle(workCtx, ev)
+			s.handle(ev)
 			// slack-go gives up on only four of the refusals that no
 			// retry fixes and retries the rest for ever; stop on those.
 			if ce, ok := ev.Data.(*slack.ConnectionErrorEvent); ok && ev.Type == socketmode.EventTypeConnectionError && isFatal(ce.ErrorObj) {
@@ -117,20 +128,29 @@ func (s *Socket) runClient(ctx context.Context) error {
 	}
 }
 
-// Wait blocks until all after-ack work has finished or ctx ends. Call it
-// after Run has returned: work started while waiting is not waited for.
-func (s *Socket) Wait(ctx context.Context) error {
+// Shutdown waits until the after-ack work under way has finished. If ctx
+// ends first, it cancels that work and returns ctx's error. Call it after
+// Run has returned.
+func (s *Socket) Shutdown(ctx context.Context) error {
+	s.initWork()
+	return shutdown(ctx, &s.work, s.cancelWork)
+}
+
+// shutdown waits for wg, or cancels the work it counts once ctx ends.
+func shutdown(ctx context.Context, wg *sync.WaitGroup, cancel context.CancelFunc) error {
 	done := make(chan struct{})
-	go func() { s.work.Wait(); close(done) }()
+	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		cancel()
 		return nil
 	case <-ctx.Done():
+		cancel()
 		return ctx.Err()
 	}
 }
 
-func (s *Socket) handle(workCtx context.Context, ev socketmode.Event) {
+func (s *Socket) handle(ev socketmode.Event) {
 	switch ev.Type {
 	case socketmode.EventTypeConnecting:
 		s.connected.Store(false)
@@ -170,18 +190,18 @@ func (s *Socket) handle(workCtx context.Context, ev socketmode.Event) {
 		s.Log.Warn("socket mode write failed", zap.Any("detail", errorOf(ev.Data)))
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := ev.Data.(slack.SlashCommand)
-		s.serve(workCtx, ev.Request, ok, func() (any, work) { return s.App.Slash(cmd) })
+		s.serve(ev.Request, ok, func() (any, afterAck) { return s.App.Slash(cmd) })
 	case socketmode.EventTypeInteractive:
 		cb, ok := ev.Data.(slack.InteractionCallback)
-		s.serve(workCtx, ev.Request, ok, func() (any, work) { return s.App.Interaction(cb) })
+		s.serve(ev.Request, ok, func() (any, afterAck) { return s.App.Interaction(cb) })
 	case socketmode.EventTypeEventsAPI:
-		s.serve(workCtx, ev.Request, true, func() (any, work) { return nil, nil })
+		s.serve(ev.Request, true, func() (any, afterAck) { return nil, nil })
 	}
 }
 
 // serve acks req with what handle computes, then runs the work. A
 // redelivered envelope is acked again but not handled twice.
-func (s *Socket) serve(workCtx context.Context, req *socketmode.Request, ok bool, handle func() (any, work)) {
+func (s *Socket) serve(req *socketmode.Request, ok bool, handle func() (any, afterAck)) {
 	if req == nil {
 		return
 	}
@@ -213,7 +233,7 @@ func (s *Socket) serve(workCtx context.Context, req *socketmode.Request, ok bool
 		if timeout == 0 {
 			timeout = 30 * time.Second
 		}
-		ctx, cancel := context.WithTimeout(workCtx, timeout)
+		ctx, cancel := context.WithTimeout(s.workCtx, timeout)
 		defer cancel()
 		defer func() {
 			if p := recover(); p != nil {

@@ -197,7 +197,7 @@ func runSocket(t *testing.T) (*fakeslack.Server, *slackapp.Socket, <-chan error)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		errc <- sock.Run(ctx, context.Background())
+		errc <- sock.Run(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()

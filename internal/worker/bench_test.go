@@ -297,11 +297,11 @@ func startWorker(b *testing.B, s approval.Store, n *timingNotifier) *scheduler {
 		zap.AddCaller())
 	cs := &countingStore{Store: s}
 	svc := approval.NewService(cs, benchPolicy, fixedIssuer(time.Now), n)
-	w := &worker.Worker{Service: svc, Log: log, Metrics: metrics.New(), Owner: "bench", MaxIdle: time.Minute}
+	w := &worker.Worker{Service: svc, Outbox: cs, Log: log, Metrics: metrics.New(), Owner: "bench", MaxIdle: time.Minute}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = w.Run(ctx, context.Background()); close(done) }()
-	b.Cleanup(func() { cancel(); <-done })
+	go func() { _ = w.Run(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done; _ = w.Shutdown(context.Background()) })
 	return &scheduler{w: w, store: cs, notifier: n}
 }
 
@@ -441,7 +441,7 @@ func makeGrant(ctx context.Context, s approval.Store, spec grantSpec, decided ti
 		Scope: approval.Scope{Bucket: "collab-bucket", Prefix: "data/", Access: approval.AccessRead}}); err != nil {
 		return err
 	}
-	if _, err := svc.Decide(ctx, spec.ID, "UAPP", true); err != nil {
+	if _, err := svc.Decide(ctx, spec.ID, "UAPP", approval.Approve); err != nil {
 		return err
 	}
 	if err := deliverAll(ctx, svc, now); err != nil {

@@ -16,11 +16,33 @@ import (
 	"github.com/share-bucket/share-bucket/internal/metrics"
 )
 
+// Lifecycle applies due changes and carries out events; *approval.Service
+// is one.
+type Lifecycle interface {
+	// Tick applies what is due for request id and returns its events.
+	Tick(ctx context.Context, id string) ([]approval.Event, error)
+	// Deliver carries out an event; an error means try again later.
+	Deliver(ctx context.Context, ev approval.Event) error
+	// Changed fires after writes that may bring work forward.
+	Changed() <-chan struct{}
+}
+
+// Outbox finds due requests and leases undelivered events; an
+// approval.Store is one. The methods are approval.Store's.
+type Outbox interface {
+	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
+	Wake(ctx context.Context) (at time.Time, ok bool, err error)
+	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]approval.Event, error)
+	Delivered(ctx context.Context, seq int64, owner string, now time.Time) error
+	Retry(ctx context.Context, seq int64, owner string, at time.Time, lastErr string) error
+}
+
 // Worker is the scheduler and outbox dispatcher. Several workers (one per
 // replica) may share a store: due changes are compare-and-swapped and
 // events are leased, so each is done once.
 type Worker struct {
-	Service *approval.Service
+	Service Lifecycle
+	Outbox  Outbox
 	Clock   clockwork.Clock
 	Log     *zap.Logger
 	Metrics *metrics.Metrics
@@ -39,6 +61,14 @@ type Worker struct {
 	MaxAttempts int
 	// DeliveryTimeout bounds one delivery. Zero means one minute.
 	DeliveryTimeout time.Duration
+
+	// Deliveries run on workCtx, which outlives Run so that a notice under
+	// way when Run's context ends is finished rather than cut in half;
+	// Shutdown ends it.
+	workOnce   sync.Once
+	workCtx    context.Context
+	cancelWork context.CancelFunc
+	inflight   sync.WaitGroup
 }
 
 const dueBatch = 100
@@ -70,21 +100,22 @@ func (w *Worker) defaults() {
 	}
 }
 
-// Run works until ctx ends, then waits for deliveries in flight. They run
-// on workCtx, which shutdown cancels later than ctx, so a notice that has
-// started is finished rather than cut in half; each is also bounded by
-// DeliveryTimeout.
-func (w *Worker) Run(ctx, workCtx context.Context) error {
+func (w *Worker) initWork() {
+	w.workOnce.Do(func() { w.workCtx, w.cancelWork = context.WithCancel(context.Background()) })
+}
+
+// Run works until ctx ends. It does not wait for deliveries still under
+// way; Shutdown does. Each delivery is bounded by DeliveryTimeout.
+func (w *Worker) Run(ctx context.Context) error {
 	w.defaults()
+	w.initWork()
 	slots := make(chan struct{}, w.Concurrency)
 	finished := make(chan struct{}, 1)
-	var inflight sync.WaitGroup
-	defer inflight.Wait()
 
 	recheck := true
 	for ctx.Err() == nil {
 		progress := w.fireDue(ctx)
-		progress = w.dispatch(ctx, workCtx, slots, finished, &inflight) || progress
+		progress = w.dispatch(ctx, slots, finished) || progress
 		if progress {
 			recheck = true
 			continue
@@ -118,10 +149,26 @@ func (w *Worker) Run(ctx, workCtx context.Context) error {
 	return nil
 }
 
+// Shutdown waits until the deliveries under way have finished. If ctx ends
+// first, it cancels them and returns ctx's error. Call it after Run has
+// returned.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.initWork()
+	done := make(chan struct{})
+	go func() { w.inflight.Wait(); close(done) }()
+	defer w.cancelWork()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // fireDue applies every due timeout, warning and expiry. It reports
 // whether a full batch was handled, meaning more may be waiting.
 func (w *Worker) fireDue(ctx context.Context) bool {
-	ids, err := w.Service.Store.Due(ctx, w.Clock.Now(), dueBatch)
+	ids, err := w.Outbox.Due(ctx, w.Clock.Now(), dueBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Log.Error("find due requests", zap.Error(err))
@@ -145,12 +192,12 @@ func (w *Worker) fireDue(ctx context.Context) bool {
 
 // dispatch claims as many events as there are free slots and delivers them
 // in the background. It reports whether it filled every slot.
-func (w *Worker) dispatch(ctx, workCtx context.Context, slots chan struct{}, finished chan struct{}, inflight *sync.WaitGroup) bool {
+func (w *Worker) dispatch(ctx context.Context, slots chan struct{}, finished chan struct{}) bool {
 	free := cap(slots) - len(slots)
 	if free == 0 {
 		return false
 	}
-	evs, err := w.Service.Store.Claim(ctx, w.Owner, w.Clock.Now(), w.Lease, free)
+	evs, err := w.Outbox.Claim(ctx, w.Owner, w.Clock.Now(), w.Lease, free)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Log.Error("claim events", zap.Error(err))
@@ -159,9 +206,9 @@ func (w *Worker) dispatch(ctx, workCtx context.Context, slots chan struct{}, fin
 	}
 	for _, ev := range evs {
 		slots <- struct{}{}
-		inflight.Add(1)
+		w.inflight.Add(1)
 		go func() {
-			defer inflight.Done()
+			defer w.inflight.Done()
 			defer func() {
 				<-slots
 				select {
@@ -169,7 +216,7 @@ func (w *Worker) dispatch(ctx, workCtx context.Context, slots chan struct{}, fin
 				default:
 				}
 			}()
-			w.deliver(workCtx, ev)
+			w.deliver(w.workCtx, ev)
 		}()
 	}
 	return len(evs) == free
@@ -182,7 +229,7 @@ func (w *Worker) deliver(ctx context.Context, ev approval.Event) {
 	err := w.Service.Deliver(ctx, ev)
 	now := w.Clock.Now()
 	if err == nil {
-		if err := w.Service.Store.Delivered(ctx, ev.Seq, w.Owner, now); err != nil {
+		if err := w.Outbox.Delivered(ctx, ev.Seq, w.Owner, now); err != nil {
 			log.Error("mark delivered", zap.Error(err))
 			return
 		}
@@ -197,7 +244,7 @@ func (w *Worker) deliver(ctx context.Context, ev approval.Event) {
 	} else {
 		log.Error("delivery failed; giving up", zap.Error(err), zap.Int("attempts", ev.Attempts))
 	}
-	if rerr := w.Service.Store.Retry(ctx, ev.Seq, w.Owner, next, err.Error()); rerr != nil {
+	if rerr := w.Outbox.Retry(ctx, ev.Seq, w.Owner, next, err.Error()); rerr != nil {
 		log.Error("release event", zap.Error(rerr))
 	}
 }
@@ -210,7 +257,7 @@ func backoff(attempts int) time.Duration {
 
 // wake returns the store's next due time, if any.
 func (w *Worker) wake(ctx context.Context) (time.Time, bool) {
-	at, ok, err := w.Service.Store.Wake(ctx)
+	at, ok, err := w.Outbox.Wake(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Log.Error("find next due time", zap.Error(err))

@@ -79,11 +79,11 @@ func start(t *testing.T) *env {
 		MaxDuration: 12 * time.Hour, ExpiryWarning: 10 * time.Minute, ApprovalTimeout: time.Hour, MaxSession: time.Hour,
 	}, rec, rec)
 	svc.Now = clock.Now
-	w := &worker.Worker{Service: svc, Clock: clock, Metrics: metrics.New(), Owner: "test", Log: zaptest.NewLogger(t)}
+	w := &worker.Worker{Service: svc, Outbox: store, Clock: clock, Metrics: metrics.New(), Owner: "test", Log: zaptest.NewLogger(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = w.Run(ctx, context.Background()); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	go func() { _ = w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; _ = w.Shutdown(context.Background()) })
 	return &env{clock: clock, svc: svc, rec: rec}
 }
 
@@ -138,7 +138,7 @@ func TestWarningAndExpiryFireOnTime(t *testing.T) {
 	e := start(t)
 	r := e.submit(t, "a", 30*time.Minute)
 	e.expect(t, r.ID, approval.EventRequested, 1)
-	if _, err := e.svc.Decide(context.Background(), r.ID, "UAPP", true); err != nil {
+	if _, err := e.svc.Decide(context.Background(), r.ID, "UAPP", approval.Approve); err != nil {
 		t.Fatal(err)
 	}
 	e.expect(t, r.ID, approval.EventApproved, 1)
@@ -168,7 +168,7 @@ func TestApprovalTimeout(t *testing.T) {
 	e.expect(t, r.ID, approval.EventTimedOut, 0)
 	e.advanceTo(t, time.Hour)
 	e.expect(t, r.ID, approval.EventTimedOut, 1)
-	if _, err := e.svc.Decide(context.Background(), r.ID, "UAPP", true); err == nil {
+	if _, err := e.svc.Decide(context.Background(), r.ID, "UAPP", approval.Approve); err == nil {
 		t.Fatal("approving a timed-out request succeeded")
 	}
 }
@@ -180,7 +180,7 @@ func TestJumpPastManyDueTimes(t *testing.T) {
 	var ids []string
 	for i := range 5 {
 		r := e.submit(t, fmt.Sprint("jump", i), time.Duration(15+10*i)*time.Minute)
-		if _, err := e.svc.Decide(context.Background(), r.ID, "UAPP", true); err != nil {
+		if _, err := e.svc.Decide(context.Background(), r.ID, "UAPP", approval.Approve); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, r.ID)

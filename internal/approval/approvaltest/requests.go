@@ -272,7 +272,7 @@ func testUpdateRace(t *testing.T, s approval.Store) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			got, err := svc.Decide(t.Context(), r.ID, approvers[i], true)
+			got, err := svc.Decide(t.Context(), r.ID, approvers[i], approval.Approve)
 			results[i] = result{got, err}
 		})
 	}
