@@ -3,19 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/slack-go/slack"
-
 	"github.com/share-bucket/share-bucket/internal/approval"
-	"github.com/share-bucket/share-bucket/internal/federation"
 )
 
 // envOr returns the environment variable or def.
@@ -27,7 +24,10 @@ func envOr(key, def string) string {
 }
 
 // healthcheck probes /healthz of the bot running on HTTP_ADDR.
-func healthcheck(ctx context.Context, stderr io.Writer) int {
+func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if code := parseFlags(flags("healthcheck", stdout, stderr), args, stderr); code >= 0 {
+		return code
+	}
 	addr := envOr("HTTP_ADDR", ":8080")
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -66,26 +66,46 @@ type auditLine struct {
 // audit prints the audit log. It needs only DATABASE_URL, so an operator
 // can read it without the bot's tokens.
 func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	since := fs.Duration("since", 0, "only events newer than this (like 24h)")
+	fs := flags("audit", stdout, stderr)
+	var since time.Duration
+	fs.Func("since", "only events newer than this, like 24h, 1d or 90m", func(s string) error {
+		d, err := approval.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration; write it like 24h, 1d or 90m", s)
+		}
+		since = d
+		return nil
+	})
 	request := fs.String("request", "", "only events of this request ID")
-	if err := fs.Parse(args); err != nil {
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	if *request != "" && !approval.ValidID(strings.ToUpper(*request)) {
+		fmt.Fprintf(stderr, "bot audit: -request %q is not a request ID (like K7QX2M4RTA)\n", *request)
 		return 2
 	}
-	store, err := openStore(ctx, envOr("DATABASE_URL", "sqlite:share-bucket.db"))
+	dbURL := envOr("DATABASE_URL", "sqlite:share-bucket.db")
+	// Reading must not create: a mistyped path would otherwise give an
+	// empty database and an empty, misleading audit log.
+	if kind, path, err := storeKind(dbURL); err == nil && kind == "sqlite" {
+		if _, err := os.Stat(path); err != nil {
+			fmt.Fprintf(stderr, "bot audit: DATABASE_URL: no SQLite database at %s (%v); point DATABASE_URL at the bot's file\n", path, errors.Unwrap(err))
+			return 1
+		}
+	}
+	store, err := openStore(ctx, dbURL)
 	if err != nil {
-		fmt.Fprintf(stderr, "audit: %v\n", err)
+		fmt.Fprintf(stderr, "bot audit: %v\n", err)
 		return 1
 	}
 	defer store.Close()
-	f := approval.AuditFilter{RequestID: *request}
-	if *since > 0 {
-		f.Since = time.Now().Add(-*since)
+	f := approval.AuditFilter{RequestID: strings.ToUpper(*request)}
+	if since > 0 {
+		f.Since = time.Now().Add(-since)
 	}
 	evs, err := store.Audit(ctx, f)
 	if err != nil {
-		fmt.Fprintf(stderr, "audit: %v\n", err)
+		fmt.Fprintf(stderr, "bot audit: %v\n", err)
 		return 1
 	}
 	enc := json.NewEncoder(stdout)
@@ -93,83 +113,6 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = enc.Encode(auditLine{Seq: ev.Seq, Time: ev.At.UTC(), RequestID: ev.RequestID, Event: string(ev.Kind), Actor: ev.Actor, Detail: ev.Detail})
 	}
 	return 0
-}
-
-// check validates the configuration and tries Slack and AWS, printing what
-// is wrong in plain words. It grants nothing: the AssumeRole it makes
-// carries a deny-everything session policy.
-func check(ctx context.Context, stdout, stderr io.Writer) int {
-	ok := true
-	say := func(good bool, format string, args ...any) {
-		mark := "ok  "
-		if !good {
-			mark, ok = "FAIL", false
-		}
-		fmt.Fprintf(stdout, "%s %s\n", mark, fmt.Sprintf(format, args...))
-	}
-	cfg, warnings, err := loadConfig()
-	if err != nil {
-		say(false, "configuration: %v", err)
-		return 1
-	}
-	say(true, "configuration")
-	for _, w := range warnings {
-		fmt.Fprintf(stdout, "warn %s\n", w)
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-
-	store, err := openStore(ctx, cfg.DatabaseURL)
-	if err != nil {
-		say(false, "%v", err)
-	} else {
-		say(store.Ping(ctx) == nil, "database %s", redactURL(cfg.DatabaseURL))
-		store.Close()
-	}
-
-	api := slack.New(cfg.BotToken, slack.OptionAPIURL(cfg.APIURL), slack.OptionAppLevelToken(cfg.AppToken))
-	if auth, err := api.AuthTestContext(ctx); err != nil {
-		say(false, "SLACK_BOT_TOKEN: auth.test failed: %v", err)
-	} else {
-		say(true, "slack bot %s in %s", auth.User, auth.Team)
-	}
-	if _, _, err := api.StartSocketModeContext(ctx); err != nil {
-		say(false, "SLACK_APP_TOKEN: cannot open a Socket Mode connection: %v (is Socket Mode on, and does the token have connections:write?)", err)
-	} else {
-		say(true, "slack socket mode")
-	}
-	if cfg.ApprovalChannel != "" {
-		_, _, err := api.PostMessageContext(ctx, cfg.ApprovalChannel,
-			slack.MsgOptionText(":white_check_mark: share-bucket check: approval requests will be posted in this channel.", false))
-		say(err == nil, "APPROVAL_CHANNEL %s: post a test message%s", cfg.ApprovalChannel, errSuffix(err, " (invite the bot to the channel: /invite @share-bucket)"))
-	}
-	for _, id := range cfg.Approvers {
-		u, err := api.GetUserInfoContext(ctx, id)
-		say(err == nil && !u.Deleted, "approver %s%s", id, errSuffix(err, ""))
-	}
-
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil || awsCfg.Region == "" {
-		say(false, "AWS configuration: region and credentials from the standard chain (set AWS_REGION)%s", errSuffix(err, ""))
-		return 1
-	}
-	id, err := federation.New(cfg.AWSConfig, awsCfg).Check(ctx)
-	if err != nil {
-		say(false, "AWS: %v", err)
-	} else {
-		say(true, "AWS: running as %s; it may assume %s (checked with a deny-everything policy)", id.ARN, cfg.RoleARN)
-	}
-	if !ok {
-		return 1
-	}
-	return 0
-}
-
-func errSuffix(err error, hint string) string {
-	if err == nil {
-		return ""
-	}
-	return fmt.Sprintf(": %v%s", err, hint)
 }
 
 // redactURL shows a database URL without its password.

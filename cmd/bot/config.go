@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/share-bucket/share-bucket/internal/approval"
+	"github.com/share-bucket/share-bucket/internal/config"
 	"github.com/share-bucket/share-bucket/internal/federation"
 	"github.com/share-bucket/share-bucket/internal/slackapp"
 )
@@ -21,16 +21,16 @@ type Config struct {
 	SlackConfig
 	AWSConfig
 
-	Approvers         userList  `envconfig:"APPROVERS" required:"true" desc:"comma-separated Slack user IDs (U…) who may approve or deny requests"`
-	AllowedBuckets    allowList `envconfig:"ALLOWED_BUCKETS" required:"true" desc:"comma-separated buckets that may be shared: bucket (all of it) or bucket/folder/ (that folder and below)"`
-	ApprovalsRequired int       `envconfig:"APPROVALS_REQUIRED" default:"1" desc:"distinct approvers needed to approve a request"`
-	DefaultDuration   duration  `envconfig:"DEFAULT_DURATION" default:"1h" desc:"grant length when a request names none (15m, 2h, 1h30m, 1d)"`
-	MaxDuration       duration  `envconfig:"MAX_DURATION" default:"12h" desc:"longest grant a request may ask for (at most 12h)"`
-	ExpiryWarning     duration  `envconfig:"EXPIRY_WARNING" default:"10m" desc:"how long before the end the requester is warned (0 for no warning)"`
-	ApprovalTimeout   duration  `envconfig:"APPROVAL_TIMEOUT" default:"8h" desc:"undecided requests expire after this"`
-	DatabaseURL       string    `envconfig:"DATABASE_URL" default:"sqlite:share-bucket.db" desc:"store: sqlite:PATH (one replica) or postgres://… (several replicas)"`
-	HTTPAddr          string    `envconfig:"HTTP_ADDR" default:":8080" desc:"address for /healthz, /readyz and /metrics"`
-	LogLevel          string    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	Approvers         userList        `envconfig:"APPROVERS" required:"true" desc:"comma-separated Slack user IDs (U…) who may approve or deny requests"`
+	AllowedBuckets    allowList       `envconfig:"ALLOWED_BUCKETS" required:"true" desc:"comma-separated buckets that may be shared: bucket (all of it) or bucket/folder/ (that folder and below)"`
+	ApprovalsRequired config.Count    `envconfig:"APPROVALS_REQUIRED" default:"1" desc:"distinct approvers needed to approve a request"`
+	DefaultDuration   config.Duration `envconfig:"DEFAULT_DURATION" default:"1h" desc:"grant length when a request names none (15m, 2h, 1h30m, 1d)"`
+	MaxDuration       config.Duration `envconfig:"MAX_DURATION" default:"12h" desc:"longest grant a request may ask for (at most 12h)"`
+	ExpiryWarning     config.Duration `envconfig:"EXPIRY_WARNING" default:"10m" desc:"how long before the end the requester is warned (0 for no warning)"`
+	ApprovalTimeout   config.Duration `envconfig:"APPROVAL_TIMEOUT" default:"8h" desc:"undecided requests expire after this"`
+	DatabaseURL       string          `envconfig:"DATABASE_URL" default:"sqlite:share-bucket.db" desc:"store: sqlite:PATH (one replica) or postgres://… (several replicas)"`
+	HTTPAddr          string          `envconfig:"HTTP_ADDR" default:":8080" desc:"address for /healthz, /readyz and /metrics"`
+	LogLevel          string          `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
 // Aliases give the embedded configs distinct field names; embedding keeps
@@ -40,15 +40,25 @@ type (
 	AWSConfig   = federation.Config
 )
 
-// maxGrant is the longest grant this bot will hand out. It also bounds how
-// long a console session made from one grant can be.
-const maxGrant = 12 * time.Hour
+// loadConfig reads and validates the environment. Its error lists every
+// problem, one line per variable, each with its hint; checks that need a
+// value that could not be read are skipped rather than reported wrongly.
+func loadConfig() (*Config, []string, error) {
+	var cfg Config
+	loadErr := config.Load(&cfg)
+	warnings, err := cfg.Validate()
+	err = errors.Join(loadErr, config.Without(err, config.Failed(loadErr)))
+	if err != nil {
+		return nil, nil, err
+	}
+	return &cfg, warnings, nil
+}
 
-// Validate checks the settings together. Errors name the variable to fix;
-// warnings are setups that run but surprise.
+// Validate checks the settings together. Errors are *config.VarError,
+// naming the variable to fix; warnings are setups that run but surprise.
 func (c *Config) Validate() (warnings []string, err error) {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	bad := func(v, format string, args ...any) { errs = append(errs, config.Problem(v, format, args...)) }
 	if err := c.SlackConfig.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -56,46 +66,49 @@ func (c *Config) Validate() (warnings []string, err error) {
 		errs = append(errs, err)
 	}
 	if len(c.Approvers) == 0 {
-		bad("APPROVERS: no approvers given; list the Slack user IDs (U…) who may approve")
+		bad("APPROVERS", "no approvers given; list the Slack user IDs (U…) who may approve")
 	}
 	if len(c.AllowedBuckets) == 0 {
-		bad("ALLOWED_BUCKETS: no buckets given")
+		bad("ALLOWED_BUCKETS", "no buckets given; list bucket or bucket/folder/ entries")
 	}
 	if c.ApprovalsRequired < 1 {
-		bad("APPROVALS_REQUIRED: must be at least 1")
-	} else if len(c.Approvers) > 0 && c.ApprovalsRequired > len(c.Approvers) {
-		bad("APPROVALS_REQUIRED: %d approvals needed but APPROVERS lists only %d", c.ApprovalsRequired, len(c.Approvers))
+		bad("APPROVALS_REQUIRED", "must be at least 1")
+	} else if n := len(c.Approvers); n > 0 && int(c.ApprovalsRequired) > n {
+		errs = append(errs, &config.VarError{Var: "APPROVALS_REQUIRED", Also: []string{"APPROVERS"},
+			Msg: fmt.Sprintf("%d approvals needed but APPROVERS lists only %d", c.ApprovalsRequired, n)})
 	}
 	maxDur, def := time.Duration(c.MaxDuration), time.Duration(c.DefaultDuration)
 	switch {
 	case maxDur < approval.MinSession:
-		bad("MAX_DURATION: %s is shorter than the shortest AWS session (15m)", maxDur)
-	case maxDur > maxGrant:
-		bad("MAX_DURATION: %s is longer than 12h, the longest grant share-bucket hands out", maxDur)
+		bad("MAX_DURATION", "%s is shorter than the shortest AWS session (%s)", c.MaxDuration, approval.FormatDuration(approval.MinSession))
+	case maxDur > approval.MaxGrant:
+		bad("MAX_DURATION", "%s is longer than %s, the longest grant share-bucket hands out", c.MaxDuration, approval.FormatDuration(approval.MaxGrant))
 	}
 	if def < approval.MinSession || def > maxDur {
-		bad("DEFAULT_DURATION: %s must be between 15m and MAX_DURATION (%s)", def, maxDur)
+		errs = append(errs, &config.VarError{Var: "DEFAULT_DURATION", Also: []string{"MAX_DURATION"},
+			Msg: fmt.Sprintf("%s must be between %s and MAX_DURATION (%s)", c.DefaultDuration, approval.FormatDuration(approval.MinSession), c.MaxDuration)})
 	}
-	if w := time.Duration(c.ExpiryWarning); w < 0 || w >= maxDur {
-		bad("EXPIRY_WARNING: %s must be at least 0 and shorter than MAX_DURATION (%s)", w, maxDur)
+	if w := time.Duration(c.ExpiryWarning); w >= maxDur {
+		errs = append(errs, &config.VarError{Var: "EXPIRY_WARNING", Also: []string{"MAX_DURATION"},
+			Msg: fmt.Sprintf("%s must be shorter than MAX_DURATION (%s)", c.ExpiryWarning, c.MaxDuration)})
 	}
-	if t := time.Duration(c.ApprovalTimeout); t <= 0 {
-		bad("APPROVAL_TIMEOUT: %s must be positive", t)
+	if c.ApprovalTimeout <= 0 {
+		bad("APPROVAL_TIMEOUT", "%s must be more than 0", c.ApprovalTimeout)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.LogLevel)) {
-		bad("LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel)
+		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		bad("HTTP_ADDR: %q is not host:port (like :8080)", c.HTTPAddr)
+		bad("HTTP_ADDR", "%q is not host:port (like :8080)", c.HTTPAddr)
 	}
 	if _, _, err := storeKind(c.DatabaseURL); err != nil {
 		errs = append(errs, err)
 	}
 
-	if c.MaxSessionDuration > time.Hour {
+	if time.Duration(c.MaxSessionDuration) > time.Hour {
 		warnings = append(warnings, "MAX_SESSION_DURATION is over 1h: that only works when the bot runs with long-term IAM user keys and the role's MaxSessionDuration allows it; with role credentials (EC2, ECS, Lambda, SSO) AWS caps chained sessions at 1h")
 	}
-	if n := len(c.Approvers); n > 0 && n <= c.ApprovalsRequired {
+	if n := len(c.Approvers); n > 0 && n <= int(c.ApprovalsRequired) {
 		warnings = append(warnings, fmt.Sprintf("APPROVERS lists %d people and APPROVALS_REQUIRED is %d: an approver's own requests can never be approved, since nobody approves their own", n, c.ApprovalsRequired))
 	}
 	return warnings, errors.Join(errs...)
@@ -105,16 +118,14 @@ func (c *Config) Validate() (warnings []string, err error) {
 func (c *Config) Policy() approval.Policy {
 	return approval.Policy{
 		Approvers:         c.Approvers,
-		ApprovalsRequired: c.ApprovalsRequired,
+		ApprovalsRequired: int(c.ApprovalsRequired),
 		Allowed:           approval.AllowList(c.AllowedBuckets),
 		MaxDuration:       time.Duration(c.MaxDuration),
 		ExpiryWarning:     time.Duration(c.ExpiryWarning),
 		ApprovalTimeout:   time.Duration(c.ApprovalTimeout),
-		MaxSession:        c.MaxSessionDuration,
+		MaxSession:        time.Duration(c.MaxSessionDuration),
 	}
 }
-
-var userIDRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 
 // userList is a comma-separated list of Slack user IDs.
 type userList []string
@@ -127,8 +138,8 @@ func (l *userList) Decode(s string) error {
 		if id == "" {
 			continue
 		}
-		if !userIDRE.MatchString(id) {
-			return fmt.Errorf("%q is not a Slack user ID (like U0123ABCD; find it in the user's profile → ⋮ → Copy member ID)", id)
+		if !slackapp.ValidUserID(id) {
+			return config.BadValue("%q is not a Slack user ID (like U0123ABCD; find it in the user's profile → ⋮ → Copy member ID)", id)
 		}
 		if !slices.Contains(*l, id) {
 			*l = append(*l, id)
@@ -148,28 +159,12 @@ func (l *allowList) Decode(s string) error {
 			continue
 		}
 		e, err := approval.ParseAllowEntry(part)
-		if err != nil {
-			return err
+		if ie, ok := errors.AsType[*approval.InvalidError](err); ok {
+			return config.BadValue("%q: %s", strings.TrimSpace(part), ie.Reason)
+		} else if err != nil {
+			return config.BadValue("%q is not a bucket or bucket/folder/", strings.TrimSpace(part))
 		}
 		*l = append(*l, e)
 	}
-	return nil
-}
-
-// duration accepts Go durations (90m, 1h30m) and the users' form with
-// days (1d).
-type duration time.Duration
-
-// Decode implements envconfig.Decoder.
-func (d *duration) Decode(s string) error {
-	if v, err := time.ParseDuration(strings.TrimSpace(s)); err == nil {
-		*d = duration(v)
-		return nil
-	}
-	v, err := slackapp.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration (like 15m, 2h, 1h30m, 1d)", s)
-	}
-	*d = duration(v)
 	return nil
 }

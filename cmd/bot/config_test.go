@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // goodEnv is a valid configuration; tests change one variable at a time.
@@ -80,7 +81,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		change string
 		want   string
 	}{
-		{"SLACK_APP_TOKEN=<unset>", "SLACK_APP_TOKEN"},
+		{"SLACK_APP_TOKEN=<unset>", "SLACK_APP_TOKEN: required: app-level token"},
 		{"SLACK_BOT_TOKEN=<unset>", "SLACK_BOT_TOKEN"},
 		{"COLLABORATOR_ROLE_ARN=<unset>", "COLLABORATOR_ROLE_ARN"},
 		{"APPROVERS=<unset>", "APPROVERS"},
@@ -97,11 +98,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"ALLOWED_BUCKETS=collab-bucket/*", "ALLOWED_BUCKETS"},
 		{"APPROVALS_REQUIRED=0", "APPROVALS_REQUIRED"},
 		{"APPROVALS_REQUIRED=3", "APPROVALS_REQUIRED: 3 approvals needed but APPROVERS lists only 2"},
-		{"APPROVALS_REQUIRED=two", "APPROVALS_REQUIRED"},
-		{"MAX_DURATION=13h", "MAX_DURATION: 13h0m0s is longer than 12h"},
-		{"MAX_DURATION=2d", "MAX_DURATION"},
+		{"APPROVALS_REQUIRED=two", `APPROVALS_REQUIRED: "two" is not a whole number (like 2)`},
+		{"APPROVALS_REQUIRED=-1", `APPROVALS_REQUIRED: "-1" is not a whole number`},
+		{"MAX_DURATION=13h", "MAX_DURATION: 13h is longer than 12h"},
+		{"MAX_DURATION=2d", "MAX_DURATION: 2d is longer than 12h"},
 		{"MAX_DURATION=10m", "MAX_DURATION"},
-		{"MAX_DURATION=soon", "MAX_DURATION"},
+		{"MAX_DURATION=soon", `MAX_DURATION: "soon" is not a duration; write it like 15m, 2h, 1h30m or 1d`},
+		{"MAX_SESSION_DURATION=1.5h", `MAX_SESSION_DURATION: "1.5h" is not a duration`},
+		{"MAX_SESSION_DURATION=1d", "MAX_SESSION_DURATION: 1d is out of range: it must be between 15m and 12h"},
 		{"DEFAULT_DURATION=5m", "DEFAULT_DURATION"},
 		{"EXPIRY_WARNING=12h", "EXPIRY_WARNING"},
 		{"APPROVAL_TIMEOUT=0s", "APPROVAL_TIMEOUT"},
@@ -192,5 +196,43 @@ func TestUnreachableDatabase(t *testing.T) {
 	_, err = openStore(context.Background(), "postgres://nobody:SECRETPW@127.0.0.1:1/none?connect_timeout=2")
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "SECRETPW") {
 		t.Errorf("openStore on an unreachable PostgreSQL = %v; want an error naming DATABASE_URL without the password", err)
+	}
+}
+
+// TestLoadConfigReportsEverything: one run lists every missing or
+// malformed variable with its hint; an unreadable value neither hides the
+// others nor sets off checks that depend on it.
+func TestLoadConfigReportsEverything(t *testing.T) {
+	setEnv(t, with("SLACK_BOT_TOKEN=<unset>", "APPROVERS=alice", "APPROVALS_REQUIRED=two", "MAX_DURATION=soon",
+		"DEFAULT_DURATION=2h", "EXPIRY_WARNING=1d", "FEDERATION_URL=https://signin.example/federation", "LOG_LEVEL=loud"))
+	_, _, err := loadConfig()
+	if err == nil {
+		t.Fatal("loadConfig succeeded")
+	}
+	got := strings.Split(err.Error(), "\n")
+	want := []string{
+		"SLACK_BOT_TOKEN: required: bot user OAuth token (xoxb-…)",
+		`APPROVERS: "alice" is not a Slack user ID (like U0123ABCD; find it in the user's profile → ⋮ → Copy member ID)`,
+		`APPROVALS_REQUIRED: "two" is not a whole number (like 2)`,
+		`MAX_DURATION: "soon" is not a duration; write it like 15m, 2h, 1h30m or 1d`,
+		`FEDERATION_URL: "https://signin.example/federation" is not an AWS signin host: sign-in links carry secrets and must only go to AWS; use https://signin.aws.amazon.com/federation`,
+		`LOG_LEVEL: "loud" is not one of debug, info, warn, error`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestDurationsEverywhere: every duration variable takes the users' form.
+func TestDurationsEverywhere(t *testing.T) {
+	setEnv(t, with("MAX_DURATION=12h", "DEFAULT_DURATION=1h30m", "EXPIRY_WARNING=14m40s", "APPROVAL_TIMEOUT=1d", "MAX_SESSION_DURATION=45m"))
+	cfg, _, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Policy()
+	if p.MaxDuration != 12*time.Hour || time.Duration(cfg.DefaultDuration) != 90*time.Minute ||
+		p.ExpiryWarning != 14*time.Minute+40*time.Second || p.ApprovalTimeout != 24*time.Hour || p.MaxSession != 45*time.Minute {
+		t.Errorf("policy = %+v, default %v", p, cfg.DefaultDuration)
 	}
 }

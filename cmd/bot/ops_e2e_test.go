@@ -107,13 +107,38 @@ func TestEndToEndCheck(t *testing.T) {
 	if code != 0 || strings.Contains(out, "FAIL") {
 		t.Errorf("bot check = %d:\n%s", code, out)
 	}
-	for _, want := range []string{"ok   configuration", "ok   slack bot", "ok   slack socket mode", "ok   APPROVAL_CHANNEL CAPPROVALS", "ok   approver UAPP1", "ok   AWS"} {
+	for _, want := range []string{"ok   configuration", "ok   slack bot", "ok   slack socket mode (connected, hello received)", "ok   APPROVAL_CHANNEL CAPPROVALS",
+		"ok   approver UAPP1", "ok   AWS", "ok   ALLOWED_BUCKETS collab-bucket/myfolder/: a read grant can list it", "ok   ALLOWED_BUCKETS other-bucket: a read grant can list it"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bot check output lacks %q:\n%s", want, out)
 		}
 	}
 	if n := len(w.slack.Messages(channel)); n != 1 {
 		t.Errorf("check posted %d messages in the approval channel; want 1 test message", n)
+	}
+
+	// An entry the role cannot reach is found before a user finds it.
+	w = newWorld(t, "ALLOWED_BUCKETS=collab-bucket/myfolder/,unreachable-bucket/reports/")
+	code, out = check(w)
+	if code != 1 || !strings.Contains(out, "ok   ALLOWED_BUCKETS collab-bucket/myfolder/") ||
+		!strings.Contains(out, "FAIL ALLOWED_BUCKETS unreachable-bucket/reports/: list s3://unreachable-bucket/reports/ with a grant's credentials: AccessDenied: the collaborator role may not list this folder") {
+		t.Errorf("bot check with an unreachable entry = %d:\n%s", code, out)
+	}
+
+	// Slack's address wrong: one line that names SLACK_API_URL, not a
+	// cascade of token errors.
+	w = newWorld(t, "SLACK_API_URL=http://127.0.0.1:1/api/")
+	code, out = check(w)
+	if code != 1 || !strings.Contains(out, "FAIL SLACK_BOT_TOKEN: auth.test failed: cannot reach Slack at SLACK_API_URL (http://127.0.0.1:1/api/)") ||
+		strings.Contains(out, "FAIL SLACK_APP_TOKEN") {
+		t.Errorf("bot check with Slack unreachable = %d:\n%s", code, out)
+	}
+
+	// A missing AWS profile is named as such.
+	w = newWorld(t, "AWS_PROFILE=nonexistent", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=")
+	code, out = check(w)
+	if code != 1 || !strings.Contains(out, `FAIL AWS_PROFILE: the profile "nonexistent" is not in the AWS config or credentials files`) {
+		t.Errorf("bot check with a missing profile = %d:\n%s", code, out)
 	}
 
 	w = newWorld(t, "AWS_SECRET_ACCESS_KEY=wrong-secret", "APPROVERS=UAPP1,UNOBODY1")

@@ -1,43 +1,41 @@
 package federation
 
 import (
-	"fmt"
+	"errors"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/share-bucket/share-bucket/internal/approval"
+	"github.com/share-bucket/share-bucket/internal/config"
 )
 
 // Config is the federation part of the bot's configuration, read from the
 // environment by envconfig in cmd/bot. Call Validate before using it.
 type Config struct {
-	RoleARN            string        `envconfig:"COLLABORATOR_ROLE_ARN" required:"true" desc:"ARN of the role the bot assumes for each grant, e.g. arn:aws:iam::123456789012:role/share-bucket-collaborator"`
-	MaxSessionDuration time.Duration `envconfig:"MAX_SESSION_DURATION" default:"1h" desc:"longest single STS session (15m to 12h, at most the role's MaxSessionDuration; at most 1h if the bot itself runs with role credentials); longer grants get fresh sessions on demand"`
-	FederationURL      string        `envconfig:"FEDERATION_URL" default:"https://signin.aws.amazon.com/federation" desc:"AWS sign-in federation endpoint of the role's partition (aws-cn: https://signin.amazonaws.cn/federation, aws-us-gov: https://signin.amazonaws-us-gov.com/federation)"`
-	ConsoleURL         string        `envconfig:"CONSOLE_URL" default:"https://console.aws.amazon.com/" desc:"AWS console of the role's partition that sign-in links open (aws-cn: https://console.amazonaws.cn/, aws-us-gov: https://console.amazonaws-us-gov.com/)"`
+	RoleARN            string          `envconfig:"COLLABORATOR_ROLE_ARN" required:"true" desc:"ARN of the role the bot assumes for each grant, e.g. arn:aws:iam::123456789012:role/share-bucket-collaborator"`
+	MaxSessionDuration config.Duration `envconfig:"MAX_SESSION_DURATION" default:"1h" desc:"longest single STS session (15m to 12h, at most the role's MaxSessionDuration; at most 1h if the bot itself runs with role credentials); longer grants get fresh sessions on demand"`
+	FederationURL      string          `envconfig:"FEDERATION_URL" default:"https://signin.aws.amazon.com/federation" desc:"AWS sign-in federation endpoint of the role's partition (aws-cn: https://signin.amazonaws.cn/federation, aws-us-gov: https://signin.amazonaws-us-gov.com/federation)"`
+	ConsoleURL         string          `envconfig:"CONSOLE_URL" default:"https://console.aws.amazon.com/" desc:"AWS console of the role's partition that sign-in links open (aws-cn: https://console.amazonaws.cn/, aws-us-gov: https://console.amazonaws-us-gov.com/)"`
 }
-
-// Session length limits of STS AssumeRole.
-const (
-	MinSessionDuration = 15 * time.Minute
-	MaxSessionDuration = 12 * time.Hour
-)
 
 // roleARN matches arn:<partition>:iam::<account>:role/[<path>/]<name>. The
 // path allows what IAM allows (printable ASCII); the name is IAM's role name
 // pattern.
 var roleARN = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\x21-\x2e\x30-\x7e]+/)*[\w+=,.@-]{1,64}$`)
 
-// partitionHosts maps the sign-in and console hosts of AWS partitions to the
-// partition, so Validate can catch a role in one partition paired with the
-// endpoints of another (the defaults are those of "aws").
-var partitionHosts = []struct{ suffix, partition string }{
-	{"signin.aws.amazon.com", "aws"},
-	{"console.aws.amazon.com", "aws"},
-	{"signin.amazonaws.cn", "aws-cn"},
-	{"console.amazonaws.cn", "aws-cn"},
-	{"signin.amazonaws-us-gov.com", "aws-us-gov"},
-	{"console.amazonaws-us-gov.com", "aws-us-gov"},
+// partitionHosts are the sign-in and console hosts of AWS partitions, so
+// Validate can refuse any other host and catch a role in one partition
+// paired with the endpoints of another (the defaults are those of "aws").
+var partitionHosts = []struct{ host, service, partition string }{
+	{"signin.aws.amazon.com", "signin", "aws"},
+	{"console.aws.amazon.com", "console", "aws"},
+	{"signin.amazonaws.cn", "signin", "aws-cn"},
+	{"console.amazonaws.cn", "console", "aws-cn"},
+	{"signin.amazonaws-us-gov.com", "signin", "aws-us-gov"},
+	{"console.amazonaws-us-gov.com", "console", "aws-us-gov"},
 }
 
 // Endpoints returns the federation endpoint and console URL of partition
@@ -54,51 +52,88 @@ func Endpoints(partition string) (federationURL, consoleURL string, ok bool) {
 	return "", "", false
 }
 
-// Validate reports the first problem with c, naming the environment
-// variable to fix.
+// Validate checks c and returns every problem, as *config.VarError naming
+// the variable to fix.
+//
+// The federation endpoint receives each session's secret key, and the
+// console URL is where sign-in links lead, so both must be https:// on the
+// partition's own sign-in and console hosts (regional forms included).
+// Only loopback addresses may use plain http, for tests.
 func (c Config) Validate() error {
-	if c.RoleARN == "" {
-		return fmt.Errorf("COLLABORATOR_ROLE_ARN is required")
+	var errs []error
+	switch {
+	case c.RoleARN == "":
+		errs = append(errs, config.Problem("COLLABORATOR_ROLE_ARN", "required"))
+	case !roleARN.MatchString(c.RoleARN):
+		errs = append(errs, config.Problem("COLLABORATOR_ROLE_ARN", "%q is malformed: it must be arn:<partition>:iam::<12-digit account>:role/<name>, with partition aws, aws-cn or aws-us-gov", c.RoleARN))
 	}
-	if !roleARN.MatchString(c.RoleARN) {
-		return fmt.Errorf("COLLABORATOR_ROLE_ARN %q is malformed: it must be arn:<partition>:iam::<12-digit account>:role/<name>, with partition aws, aws-cn or aws-us-gov", c.RoleARN)
-	}
-	if c.MaxSessionDuration < MinSessionDuration || c.MaxSessionDuration > MaxSessionDuration {
-		return fmt.Errorf("MAX_SESSION_DURATION %s is out of range: it must be between 15m and 12h", c.MaxSessionDuration)
+	if d := time.Duration(c.MaxSessionDuration); d < approval.MinSession || d > approval.MaxSession {
+		errs = append(errs, config.Problem("MAX_SESSION_DURATION", "%s is out of range: it must be between %s and %s",
+			approval.FormatDuration(d), approval.FormatDuration(approval.MinSession), approval.FormatDuration(approval.MaxSession)))
 	}
 	partition := c.Partition()
-	fed, err := checkURL("FEDERATION_URL", c.FederationURL, partition)
-	if err != nil {
-		return err
-	}
-	if fed.RawQuery != "" || fed.Fragment != "" {
-		return fmt.Errorf("FEDERATION_URL %q must not have a query or fragment", c.FederationURL)
+	if fed, err := checkURL("FEDERATION_URL", c.FederationURL, partition); err != nil {
+		errs = append(errs, err)
+	} else if fed.RawQuery != "" || fed.Fragment != "" {
+		errs = append(errs, config.Problem("FEDERATION_URL", "%q must not have a query or fragment", c.FederationURL))
 	}
 	if _, err := checkURL("CONSOLE_URL", c.ConsoleURL, partition); err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// checkURL checks that raw is an absolute http(s) URL and, if its host is an
-// AWS sign-in or console host, that it belongs to partition.
+// checkURL checks that raw is an https URL on an AWS sign-in or console
+// host of partition, the kind name calls for (or any loopback URL). With
+// an unknown partition (a malformed role ARN, reported on its own) any
+// partition's hosts pass.
 func checkURL(name, raw, partition string) (*url.URL, error) {
+	fed, console, _ := Endpoints(partition)
+	want, service := fed, "signin"
+	if name == "CONSOLE_URL" {
+		want, service = console, "console"
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("%s %q must be an absolute http(s) URL", name, raw)
+		return nil, config.Problem(name, "%q must be an absolute https URL", raw)
 	}
 	host := strings.ToLower(u.Hostname())
-	for _, p := range partitionHosts {
-		if (host == p.suffix || strings.HasSuffix(host, "."+p.suffix)) && p.partition != partition {
-			fed, console, _ := Endpoints(partition)
-			want := fed
-			if name == "CONSOLE_URL" {
-				want = console
-			}
-			return nil, fmt.Errorf("%s %q belongs to the %s partition but COLLABORATOR_ROLE_ARN is in %s; use %s", name, raw, p.partition, partition, want)
-		}
+	if isLoopback(host) {
+		return u, nil
 	}
-	return u, nil
+	for _, p := range partitionHosts {
+		if host != p.host && !strings.HasSuffix(host, "."+p.host) {
+			continue
+		}
+		switch {
+		case partition != "" && p.partition != partition:
+			return nil, config.Problem(name, "%q belongs to the %s partition but COLLABORATOR_ROLE_ARN is in %s; use %s", raw, p.partition, partition, want)
+		case p.service != service:
+			return nil, config.Problem(name, "%q is an AWS %s host; use %s", raw, p.service, want)
+		case u.Scheme != "https":
+			return nil, config.Problem(name, "%q must use https", raw)
+		case !regionalHost.MatchString(strings.TrimSuffix(host, p.host)):
+			return nil, config.Problem(name, "%q is not an AWS %s host; use %s", raw, service, want)
+		}
+		return u, nil
+	}
+	if want == "" {
+		want = "the partition's " + service + " endpoint"
+	}
+	return nil, config.Problem(name, "%q is not an AWS %s host: sign-in links carry secrets and must only go to AWS; use %s", raw, service, want)
+}
+
+// regionalHost matches what may stand before an AWS sign-in or console
+// host: nothing, or a region and a dot (eu-west-1.).
+var regionalHost = regexp.MustCompile(`^(?:[a-z]{2}(?:-[a-z]+)+-\d\.)?$`)
+
+// isLoopback reports whether host is this machine, where test endpoints run.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // Partition returns the AWS partition of the role ARN ("aws", "aws-cn",

@@ -4,12 +4,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/share-bucket/share-bucket/internal/config"
 )
 
 func validConfig() Config {
 	return Config{
 		RoleARN:            "arn:aws:iam::123456789012:role/share-bucket-collaborator",
-		MaxSessionDuration: time.Hour,
+		MaxSessionDuration: config.Duration(time.Hour),
 		FederationURL:      "https://signin.aws.amazon.com/federation",
 		ConsoleURL:         "https://console.aws.amazon.com/",
 	}
@@ -41,10 +43,10 @@ func TestConfigValidate(t *testing.T) {
 			c.FederationURL = "http://127.0.0.1:9100/federation"
 			c.ConsoleURL = "http://127.0.0.1:9101/"
 		}, ""},
-		{"MinSession", func(c *Config) { c.MaxSessionDuration = 15 * time.Minute }, ""},
-		{"MaxSession", func(c *Config) { c.MaxSessionDuration = 12 * time.Hour }, ""},
+		{"MinSession", func(c *Config) { c.MaxSessionDuration = config.Duration(15 * time.Minute) }, ""},
+		{"MaxSession", func(c *Config) { c.MaxSessionDuration = config.Duration(12 * time.Hour) }, ""},
 
-		{"RoleMissing", func(c *Config) { c.RoleARN = "" }, "COLLABORATOR_ROLE_ARN is required"},
+		{"RoleMissing", func(c *Config) { c.RoleARN = "" }, "COLLABORATOR_ROLE_ARN: required"},
 		{"RoleNotARN", func(c *Config) { c.RoleARN = "collaborator" }, "COLLABORATOR_ROLE_ARN"},
 		{"RoleUnknownPartition", func(c *Config) { c.RoleARN = "arn:aws-iso:iam::123456789012:role/collab" }, "COLLABORATOR_ROLE_ARN"},
 		{"RoleShortAccount", func(c *Config) { c.RoleARN = "arn:aws:iam::12345678901:role/collab" }, "12-digit account"},
@@ -53,8 +55,8 @@ func TestConfigValidate(t *testing.T) {
 		{"RoleRegion", func(c *Config) { c.RoleARN = "arn:aws:iam:us-east-1:123456789012:role/collab" }, "COLLABORATOR_ROLE_ARN"},
 		{"RoleSpace", func(c *Config) { c.RoleARN = "arn:aws:iam::123456789012:role/col lab" }, "COLLABORATOR_ROLE_ARN"},
 		{"RoleNameTooLong", func(c *Config) { c.RoleARN = "arn:aws:iam::123456789012:role/" + strings.Repeat("r", 65) }, "COLLABORATOR_ROLE_ARN"},
-		{"SessionTooShort", func(c *Config) { c.MaxSessionDuration = 14 * time.Minute }, "MAX_SESSION_DURATION"},
-		{"SessionTooLong", func(c *Config) { c.MaxSessionDuration = 13 * time.Hour }, "MAX_SESSION_DURATION"},
+		{"SessionTooShort", func(c *Config) { c.MaxSessionDuration = config.Duration(14 * time.Minute) }, "MAX_SESSION_DURATION"},
+		{"SessionTooLong", func(c *Config) { c.MaxSessionDuration = config.Duration(13 * time.Hour) }, "MAX_SESSION_DURATION"},
 		{"SessionZero", func(c *Config) { c.MaxSessionDuration = 0 }, "between 15m and 12h"},
 		{"FederationRelative", func(c *Config) { c.FederationURL = "/federation" }, "FEDERATION_URL"},
 		{"FederationScheme", func(c *Config) { c.FederationURL = "ftp://signin.aws.amazon.com/federation" }, "FEDERATION_URL"},
@@ -62,6 +64,23 @@ func TestConfigValidate(t *testing.T) {
 		{"FederationEmpty", func(c *Config) { c.FederationURL = "" }, "FEDERATION_URL"},
 		{"ConsoleRelative", func(c *Config) { c.ConsoleURL = "console.aws.amazon.com" }, "CONSOLE_URL"},
 		{"ConsoleUserinfo", func(c *Config) { c.ConsoleURL = "https://u:p@console.aws.amazon.com/" }, "CONSOLE_URL"},
+		{"FederationElsewhere", func(c *Config) { c.FederationURL = "https://signin.example.com/federation" }, "FEDERATION_URL: \"https://signin.example.com/federation\" is not an AWS signin host"},
+		{"FederationLookalike", func(c *Config) { c.FederationURL = "https://signin.aws.amazon.com.evil.example/federation" }, "is not an AWS signin host"},
+		{"FederationPlainHTTP", func(c *Config) { c.FederationURL = "http://signin.aws.amazon.com/federation" }, "FEDERATION_URL: \"http://signin.aws.amazon.com/federation\" must use https"},
+		{"FederationOnConsoleHost", func(c *Config) { c.FederationURL = "https://console.aws.amazon.com/federation" }, "is an AWS console host"},
+		{"FederationOddSubdomain", func(c *Config) { c.FederationURL = "https://evil.signin.aws.amazon.com/federation" }, "is not an AWS signin host"},
+		{"ConsoleElsewhere", func(c *Config) { c.ConsoleURL = "https://phish.example/" }, "CONSOLE_URL: \"https://phish.example/\" is not an AWS console host"},
+		{"ConsolePlainHTTP", func(c *Config) { c.ConsoleURL = "http://console.aws.amazon.com/" }, "must use https"},
+		{"LoopbackHTTPS", func(c *Config) {
+			c.FederationURL = "https://[::1]:8443/federation"
+			c.ConsoleURL = "http://localhost:9/"
+		}, ""},
+		{"AllProblemsAtOnce", func(c *Config) {
+			c.RoleARN, c.MaxSessionDuration, c.FederationURL, c.ConsoleURL = "x", 0, "ftp://x", "https://phish.example/"
+		}, "COLLABORATOR_ROLE_ARN: \"x\" is malformed: it must be arn:<partition>:iam::<12-digit account>:role/<name>, with partition aws, aws-cn or aws-us-gov\n" +
+			"MAX_SESSION_DURATION: 0m is out of range: it must be between 15m and 12h\n" +
+			"FEDERATION_URL: \"ftp://x\" must be an absolute https URL\n" +
+			"CONSOLE_URL: \"https://phish.example/\" is not an AWS console host"},
 		{"ChinaRoleDefaultURLs", func(c *Config) { c.RoleARN = "arn:aws-cn:iam::123456789012:role/collab" }, "use https://signin.amazonaws.cn/federation"},
 		{"GovRoleAWSConsole", func(c *Config) {
 			c.RoleARN = "arn:aws-us-gov:iam::123456789012:role/collab"
@@ -107,7 +126,7 @@ func TestEndpoints(t *testing.T) {
 		if !ok {
 			t.Fatalf("Endpoints(%q) not ok", p)
 		}
-		c := Config{RoleARN: "arn:" + p + ":iam::123456789012:role/collab", MaxSessionDuration: time.Hour, FederationURL: fed, ConsoleURL: console}
+		c := Config{RoleARN: "arn:" + p + ":iam::123456789012:role/collab", MaxSessionDuration: config.Duration(time.Hour), FederationURL: fed, ConsoleURL: console}
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s endpoints do not validate: %v", p, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/share-bucket/share-bucket/internal/approval"
+	"github.com/share-bucket/share-bucket/internal/config"
 	"github.com/share-bucket/share-bucket/internal/federation"
 	"github.com/share-bucket/share-bucket/internal/federation/fedtest"
 	"github.com/share-bucket/share-bucket/internal/miniotest"
@@ -42,7 +43,8 @@ func newBed(t *testing.T) *bed {
 	t.Helper()
 	m := miniotest.New(t)
 	ctx := context.Background()
-	for _, b := range []string{"collab-bucket", "other-bucket"} {
+	// unreachable-bucket exists but lies outside the bot's own policy.
+	for _, b := range []string{"collab-bucket", "other-bucket", "unreachable-bucket"} {
 		if err := m.CreateBucket(ctx, b); err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +76,7 @@ func newBed(t *testing.T) *bed {
 
 	cfg := federation.Config{
 		RoleARN:            "arn:aws:iam::123456789012:role/collaborator",
-		MaxSessionDuration: time.Hour,
+		MaxSessionDuration: config.Duration(time.Hour),
 		FederationURL:      fed.URL(),
 		ConsoleURL:         "https://console.aws.amazon.com/",
 	}
@@ -202,7 +204,7 @@ func TestMinIO(t *testing.T) {
 			BaseEndpoint: aws.String(b.minio.Endpoint()),
 			Credentials:  credentials.NewStaticCredentialsProvider(botUser, "wrong-secret", ""),
 		}
-		cfg := federation.Config{RoleARN: "arn:aws:iam::123456789012:role/collaborator", MaxSessionDuration: time.Hour, FederationURL: b.fed.URL(), ConsoleURL: "https://console.aws.amazon.com/"}
+		cfg := federation.Config{RoleARN: "arn:aws:iam::123456789012:role/collaborator", MaxSessionDuration: config.Duration(time.Hour), FederationURL: b.fed.URL(), ConsoleURL: "https://console.aws.amazon.com/"}
 		_, err := federation.New(cfg, awsCfg).Issue(ctx, approval.Grant{
 			RequestID: "ABCDEFGHIJ", Requester: "U1", Approver: "U2",
 			Scope:   approval.Scope{Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessRead},
@@ -323,4 +325,36 @@ func multipart(ctx context.Context, c *s3.Client, bucket, key string) error {
 	}
 	_, err = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: id})
 	return err
+}
+
+// TestCheckScope: bot check lists each ALLOWED_BUCKETS entry with a read
+// grant's credentials, which finds an entry the role cannot reach before
+// a user does.
+func TestCheckScope(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		entry string
+		want  string // "" for success, else part of the error
+	}{
+		{"collab-bucket/myfolder/", ""},
+		{"collab-bucket", ""},
+		{"other-bucket", ""},
+		{"unreachable-bucket", "AccessDenied: the collaborator role may not list this folder"},
+		{"missing-bucket/x/", "AccessDenied"}, // MinIO checks the policy before the bucket
+	} {
+		e, err := approval.ParseAllowEntry(tt.entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = b.broker.CheckScope(ctx, e)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("CheckScope(%s) = %v; want nil", tt.entry, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("CheckScope(%s) = %v; want an error with %q", tt.entry, err, tt.want)
+		case err != nil && strings.Contains(err.Error(), botSecret):
+			t.Errorf("CheckScope(%s) error holds the bot's secret: %v", tt.entry, err)
+		}
+	}
 }
