@@ -451,7 +451,7 @@ func (s *Store) list(ctx context.Context, f approval.Filter) ([]*approval.Reques
 		}
 		qb.where("state IN (" + strings.Join(in, ", ") + ")")
 	}
-	q, args := qb.build("SELECT "+requestCols+" FROM requests", "created_at DESC NULLS LAST, id DESC", f.Limit)
+	q, args := qb.build(selectRequests, "created_at DESC NULLS LAST, id DESC", f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
