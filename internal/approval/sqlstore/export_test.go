@@ -45,3 +45,12 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) error {
 	}
 	return migrate(ctx, db, d, ms)
 }
+
+// RequestColumns returns the names of requestColumns, and the statements
+// built from them.
+func RequestColumns() (names []string, insert, update, sel string) {
+	for _, c := range requestColumns {
+		names = append(names, c.name)
+	}
+	return names, insertRequest, updateRequest, selectRequests
+}
