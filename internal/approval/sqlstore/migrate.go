@@ -176,7 +176,11 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect, ms []migration) error {
 // replica that waited for the lock sees the migration the replica before
 // it committed (or, if that one failed, not) and moves on to the next one.
 // No two transactions therefore apply the same migration, and the primary
-// key on version would refuse the second row if they did.
+// key on version would refuse the second row if they did. READ COMMITTED
+// is asked for explicitly: under a stricter default the transaction's
+// snapshot would date from the lock statement, before the commit it waited
+// for. On SQLite the transaction begins IMMEDIATE, taking the write lock
+// before it reads, which serialises the same way.
 func migrateStep(ctx context.Context, db *sql.DB, d Dialect, ms []migration) (done bool, err error) {
 	var opts *sql.TxOptions
 	if d.SchemaLock != "" {

@@ -26,18 +26,22 @@
 //
 // To change the schema, add the next file, such as 0002_extensions.sql:
 // plain DDL that both SQLite and PostgreSQL accept, each statement ending
-// with a semicolon at the end of a line, with lines of only a comment (--)
-// between them. {{AutoID}} stands for the dialect's auto-incrementing key;
-// a placeholder of its own for anything else that differs goes in
-// Dialect.templates. A new column of requests also takes one entry in
-// requestColumns, which the statements that write and read requests are
-// built from; a NOT NULL column needs a DEFAULT for the rows already there
-// (ALTER TABLE requests ADD COLUMN extensions INTEGER NOT NULL DEFAULT 0).
-// SQLite's ALTER TABLE adds, renames and drops columns but changes none:
-// to change a column's type or constraints, create the new table, copy the
-// rows and rename it. Never edit or rename a migration once released: databases
-// record it as applied by version and name, and refuse a binary whose
-// migration of that version has another name.
+// with a semicolon at the end of a line; lines that hold only a comment
+// (--) are skipped. Every statement runs in the migration's transaction, so
+// those that cannot (CREATE INDEX CONCURRENTLY) are out. {{AutoID}} stands
+// for the dialect's auto-incrementing key; a placeholder of its own for
+// anything else that differs goes in Dialect.templates. A new column of
+// requests also takes one entry in requestColumns, which the statements
+// that write and read requests are built from; a NOT NULL column needs a
+// DEFAULT for the rows already there (ALTER TABLE requests ADD COLUMN
+// extensions INTEGER NOT NULL DEFAULT 0). SQLite's ALTER TABLE adds,
+// renames and drops columns but changes none: to change a column's type or
+// constraints, create the new table, copy the rows and rename it.
+//
+// Never edit or rename a migration once released. Databases record each
+// by version and name, and a binary whose migration of a recorded version
+// has another name refuses the database; an edit would reach only fresh
+// databases, leaving upgraded ones unlike them.
 package sqlstore
 
 import (
