@@ -17,8 +17,11 @@ import (
 	"github.com/share-bucket/share-bucket/internal/approval/sqlstore"
 )
 
-// schemaLockKey names the advisory lock held while the schema is created,
-// so replicas starting together do not race on CREATE TABLE IF NOT EXISTS.
+// schemaLockKey names the advisory lock each migration's transaction
+// holds, so replicas starting together apply each migration once. It is
+// one lock for the whole database, whatever the schema: replicas of
+// different deployments sharing a database only wait for each other's
+// migrations.
 const schemaLockKey = 0x73686172652d62 // "share-b"
 
 // dialect is what PostgreSQL needs beyond the shared statements.
@@ -43,12 +46,14 @@ const (
 )
 
 // Open connects to the PostgreSQL database at dsn (a URL or key=value
-// string as pgx accepts) and returns the store, creating its tables in the
-// connection's current schema (the first of search_path) if they are
-// missing. The pool holds at most 5 connections.
+// string as pgx accepts) and returns the store, creating or migrating its
+// tables in the connection's current schema (the first of search_path).
+// The pool holds at most 5 connections.
 //
 // Open returns an error if dsn does not parse, the server cannot be
-// reached within ctx, or the schema cannot be created.
+// reached within ctx, or the schema cannot be migrated. For a schema that
+// a newer share-bucket migrated, the error wraps a
+// *sqlstore.NewerSchemaError and nothing is written.
 func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {

@@ -55,8 +55,9 @@ func TestOpenUnreachable(t *testing.T) {
 	}
 }
 
-// TestOpenConcurrently starts replicas together on an empty schema: the
-// schema is created once and every replica opens.
+// TestOpenConcurrently starts replicas together on an empty schema: every
+// replica opens, and each migration is applied once (a second application
+// would fail on the primary key of schema_migrations, failing its Open).
 func TestOpenConcurrently(t *testing.T) {
 	dsn := NewSchema(t)
 	const n = 6
@@ -72,8 +73,35 @@ func TestOpenConcurrently(t *testing.T) {
 			t.Errorf("Open %d: %v", i, err)
 			continue
 		}
-		if err := stores[i].Close(); err != nil {
-			t.Errorf("Close %d: %v", i, err)
+		defer func() {
+			if err := stores[i].Close(); err != nil {
+				t.Errorf("Close %d: %v", i, err)
+			}
+		}()
+	}
+	if t.Failed() {
+		return
+	}
+	rows, err := stores[0].DB().QueryContext(t.Context(), "SELECT version FROM schema_migrations ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var versions []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, v)
+	}
+	if len(versions) == 0 {
+		t.Error("schema_migrations is empty; want every migration recorded")
+	}
+	for i, v := range versions {
+		if v != i+1 {
+			t.Errorf("schema_migrations versions = %v; want 1 to %d, each once", versions, len(versions))
+			break
 		}
 	}
 }

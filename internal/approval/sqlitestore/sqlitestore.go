@@ -50,7 +50,7 @@ const busyTimeout = 5000
 const Memory = ":memory:"
 
 // Open opens the store in the SQLite file at path, creating the file (mode
-// 0600) and the schema if they do not exist. The directory must exist. With
+// 0600) if it does not exist and migrating its schema. The directory must exist. With
 // path Memory (":memory:") the store lives in memory.
 //
 // The database runs in WAL mode with synchronous=NORMAL: a commit survives
@@ -66,7 +66,9 @@ const Memory = ":memory:"
 // therefore not supported.
 //
 // Open returns an error naming path if the file cannot be created or
-// opened, or is not a SQLite database.
+// opened, or is not a SQLite database. For a database that a newer
+// share-bucket migrated, the error wraps a *sqlstore.NewerSchemaError and
+// nothing is written.
 func Open(path string) (*sqlstore.Store, error) {
 	ctx := context.Background()
 	dsn, err := dataSource(path)

@@ -113,55 +113,6 @@ func decodeDetail(s string) (map[string]string, error) {
 	return d, nil
 }
 
-// requestCols are the columns of requests in the order requestArgs binds
-// and scanRequest reads them.
-const requestCols = `id, requester, bucket, prefix, access, duration_ns, reason, state,
-	created_at, timeout_at, approvals, decided_by, decided_at, ends_at, warn_at, warned,
-	ended_by, ended_at, failure, version, next_due`
-
-// requestArgs binds r to $1..$21 in requestCols order.
-func requestArgs(r *approval.Request) ([]any, error) {
-	approvals, err := encodeApprovals(r.Approvals)
-	if err != nil {
-		return nil, err
-	}
-	return []any{
-		r.ID, r.Requester, r.Bucket, r.Prefix, string(r.Access), int64(r.Duration), r.Reason, string(r.State),
-		millis(r.CreatedAt), millis(r.TimeoutAt), approvals, r.DecidedBy, millis(r.DecidedAt), millis(r.EndsAt), millis(r.WarnAt), r.Warned,
-		r.EndedBy, millis(r.EndedAt), r.Failure, r.Version, millis(r.NextDue()),
-	}, nil
-}
-
-type scanner interface {
-	Scan(dest ...any) error
-}
-
-// scanRequest reads requestCols; next_due is derived, so it is read and
-// dropped. Messages are left empty.
-func scanRequest(row scanner) (*approval.Request, error) {
-	var (
-		r                                                 approval.Request
-		access, state, approvals                          string
-		duration                                          int64
-		created, timeout, decided, ends, warn, ended, due sql.NullInt64
-	)
-	err := row.Scan(
-		&r.ID, &r.Requester, &r.Bucket, &r.Prefix, &access, &duration, &r.Reason, &state,
-		&created, &timeout, &approvals, &r.DecidedBy, &decided, &ends, &warn, &r.Warned,
-		&r.EndedBy, &ended, &r.Failure, &r.Version, &due,
-	)
-	if err != nil {
-		return nil, err
-	}
-	r.Access, r.State, r.Duration = approval.Access(access), approval.State(state), time.Duration(duration)
-	r.CreatedAt, r.TimeoutAt, r.DecidedAt = fromMillis(created), fromMillis(timeout), fromMillis(decided)
-	r.EndsAt, r.WarnAt, r.EndedAt = fromMillis(ends), fromMillis(warn), fromMillis(ended)
-	if r.Approvals, err = decodeApprovals(approvals); err != nil {
-		return nil, fmt.Errorf("request %s: %w", r.ID, err)
-	}
-	return &r, nil
-}
-
 // eventCols are the columns scanEvent reads.
 const eventCols = `seq, request_id, at, kind, actor, detail, notify, attempts`
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,6 +117,51 @@ func TestCount(t *testing.T) {
 	for state, want := range map[approval.State]int{approval.StatePending: 1, approval.StateApproved: 2, approval.StateDenied: 0} {
 		if got, err := s.Count(ctx, state); err != nil || got != want {
 			t.Errorf("Count(%s) = %d, %v; want %d", state, got, err, want)
+		}
+	}
+}
+
+// TestRequestColumns checks that requestColumns names every column of
+// requests as the migrations leave it, in table order, so a migration that
+// adds a column without an entry (or an entry without its migration) fails
+// here rather than storing nothing, and that the statements bind them all.
+func TestRequestColumns(t *testing.T) {
+	s := mustOpen(t)
+	rows, err := s.DB().QueryContext(t.Context(), "SELECT name FROM pragma_table_info('requests') ORDER BY cid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var table []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		table = append(table, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	names, insert, update, sel := sqlstore.RequestColumns()
+	if !slices.Equal(names, table) {
+		t.Errorf("requestColumns = %v; want the columns of requests, %v", names, table)
+	}
+	n := len(names)
+	for _, tt := range []struct {
+		what, q, want string
+	}{
+		{"insert", insert, fmt.Sprintf("$%d)", n)},
+		{"update", update, fmt.Sprintf("WHERE id = $1 AND version = $%d", n+1)},
+		{"select", sel, "SELECT id, "},
+	} {
+		if !strings.Contains(tt.q, tt.want) {
+			t.Errorf("%s statement %q lacks %q", tt.what, tt.q, tt.want)
+		}
+	}
+	for _, c := range names {
+		if !strings.Contains(insert, c) || (c != "id" && !strings.Contains(update, c+" = $")) {
+			t.Errorf("column %s missing from the insert or update statement", c)
 		}
 	}
 }

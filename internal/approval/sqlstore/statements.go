@@ -43,19 +43,13 @@ func (st *statements) list(d Dialect) []struct {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&st.insertRequest, `INSERT INTO requests (` + requestCols + `)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`},
-		// $1..$21 as requestArgs binds them; $22 is the version read.
-		{&st.updateRequest, `UPDATE requests SET
-			requester = $2, bucket = $3, prefix = $4, access = $5, duration_ns = $6, reason = $7, state = $8,
-			created_at = $9, timeout_at = $10, approvals = $11, decided_by = $12, decided_at = $13, ends_at = $14,
-			warn_at = $15, warned = $16, ended_by = $17, ended_at = $18, failure = $19, version = $20, next_due = $21
-			WHERE id = $1 AND version = $22`},
+		{&st.insertRequest, insertRequest},
+		{&st.updateRequest, updateRequest},
 		// A write that changes nothing: it proves the request exists and,
 		// on PostgreSQL, locks its row until the transaction ends.
 		{&st.touchRequest, `UPDATE requests SET version = version WHERE id = $1`},
 		{&st.existsRequest, `SELECT 1 FROM requests WHERE id = $1`},
-		{&st.getRequest, `SELECT ` + requestCols + ` FROM requests WHERE id = $1`},
+		{&st.getRequest, selectRequests + ` WHERE id = $1`},
 		{&st.getMessages, `SELECT kind, channel, ts FROM messages WHERE request_id = $1 ORDER BY id`},
 		{&st.insertMessage, `INSERT INTO messages (request_id, kind, channel, ts) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (request_id, channel, ts) DO NOTHING`},

@@ -11,6 +11,37 @@
 // a time, so notices about a request go out in order and, across replicas,
 // one at a time. Delivery is at least once: an owner that overruns its
 // lease may find the event taken over.
+//
+// # Schema
+//
+// The schema is built by numbered migrations: the files in migrations/,
+// named NNNN_name.sql (0001_baseline.sql, 0002_…), embedded in the binary.
+// New applies those a database lacks, in order, each in a transaction of
+// its own together with its row in the schema_migrations table (version,
+// name, applied_at), so a migration is applied whole or not at all. On
+// PostgreSQL those transactions take an advisory lock, so replicas that
+// start together apply each migration once (see Dialect.SchemaLock). A
+// database that records a version this binary does not know, migrated by a
+// newer share-bucket, is refused untouched with a *NewerSchemaError.
+//
+// To change the schema, add the next file, such as 0002_extensions.sql:
+// plain DDL that both SQLite and PostgreSQL accept, each statement ending
+// with a semicolon at the end of a line; lines that hold only a comment
+// (--) are skipped. Every statement runs in the migration's transaction, so
+// those that cannot (CREATE INDEX CONCURRENTLY) are out. {{AutoID}} stands
+// for the dialect's auto-incrementing key; a placeholder of its own for
+// anything else that differs goes in Dialect.templates. A new column of
+// requests also takes one entry in requestColumns, which the statements
+// that write and read requests are built from; a NOT NULL column needs a
+// DEFAULT for the rows already there (ALTER TABLE requests ADD COLUMN
+// extensions INTEGER NOT NULL DEFAULT 0). SQLite's ALTER TABLE adds,
+// renames and drops columns but changes none: to change a column's type or
+// constraints, create the new table, copy the rows and rename it.
+//
+// Never edit or rename a migration once released. Databases record each
+// by version and name, and a binary whose migration of a recorded version
+// has another name refuses the database; an edit would reach only fresh
+// databases, leaving upgraded ones unlike them.
 package sqlstore
 
 import (
@@ -53,20 +84,27 @@ type Store struct {
 
 var _ approval.Store = (*Store)(nil)
 
-// New creates the schema in db if it is missing, prepares the statements
-// and returns a Store. The Store takes db over: Close closes it. If New
+// New applies the migrations that db lacks, prepares the statements and
+// returns a Store. The Store takes db over: Close closes it. If New
 // fails, db is left open for the caller to close.
 //
 // On a database whose pool has a single connection (SQLite), New and the
 // Store never use db while one of their transactions is open, so they do
 // not deadlock; callers sharing db must not either.
+//
+// New returns an error wrapping a *NewerSchemaError, having written
+// nothing, if db's schema is of a version newer than this binary knows.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}
 	s := &Store{Now: time.Now, db: db, d: d}
-	if err := s.migrate(ctx); err != nil {
-		return nil, fmt.Errorf("sqlstore: create %s schema: %w", d.Name, err)
+	ms, err := embeddedMigrations()
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	if err := migrate(ctx, db, d, ms); err != nil {
+		return nil, fmt.Errorf("sqlstore: migrate %s schema: %w", d.Name, err)
 	}
 	if err := s.st.prepare(ctx, db, d); err != nil {
 		return nil, fmt.Errorf("sqlstore: prepare %s statements: %w", d.Name, err)
@@ -417,7 +455,7 @@ func (s *Store) list(ctx context.Context, f approval.Filter) ([]*approval.Reques
 		}
 		qb.where("state IN (" + strings.Join(in, ", ") + ")")
 	}
-	q, args := qb.build("SELECT "+requestCols+" FROM requests", "created_at DESC NULLS LAST, id DESC", f.Limit)
+	q, args := qb.build(selectRequests, "created_at DESC NULLS LAST, id DESC", f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err

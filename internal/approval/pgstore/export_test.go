@@ -1,0 +1,4 @@
+package pgstore
+
+// Dialect is the store's dialect.
+var Dialect = dialect

@@ -1,0 +1,4 @@
+package sqlitestore
+
+// Dialect is the store's dialect.
+var Dialect = dialect
