@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Message is one message as the fake holds it.
@@ -292,6 +293,15 @@ func (s *Server) Calls(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[method]
+}
+
+// CallTimes returns when each request to method (as for Calls) arrived,
+// oldest first, failed ones included: for apps.connections.open, the
+// attempts a reconnecting client made, so a test can measure its backoff.
+func (s *Server) CallTimes(method string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.callTimes[method]...)
 }
 
 // RateLimited returns how many HTTP 429 answers method got, from the rate

@@ -49,7 +49,12 @@ func (s *Server) serveResponse(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, "/response/")
 	s.mu.Lock()
 	s.calls[method]++
-	f := s.takeFault(method)
+	s.callTimes[method] = append(s.callTimes[method], time.Now())
+	var channel string
+	if ru := s.responses[id]; ru != nil {
+		channel = ru.channel
+	}
+	f := s.takeFault(method, channel)
 	s.notify()
 	s.mu.Unlock()
 	if f != nil && s.applyFault(w, r, method, f, true) {

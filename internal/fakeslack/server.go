@@ -213,6 +213,7 @@ type Server struct {
 
 	// Web API.
 	calls       map[string]int
+	callTimes   map[string][]time.Time
 	faults      map[string][]*fault
 	rateLimited map[string]int
 	buckets     map[string]*bucket
@@ -267,6 +268,7 @@ func Start(opts ...Option) (*Server, error) {
 		pending:     make(map[string][]*pending),
 		lateAcks:    make(map[string]bool),
 		calls:       make(map[string]int),
+		callTimes:   make(map[string][]time.Time),
 		faults:      make(map[string][]*fault),
 		rateLimited: make(map[string]int),
 		buckets:     make(map[string]*bucket),

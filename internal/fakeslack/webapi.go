@@ -20,6 +20,7 @@ type reply map[string]any
 type apiError struct {
 	code   string
 	detail string // Slack's explanation, sent in "errors" and response_metadata
+	extra  reply  // further top-level fields, such as missing_scope's needed
 }
 
 func (e *apiError) Error() string { return e.code }
@@ -45,12 +46,22 @@ var handlers = map[string]func(*Server, params) (reply, error){
 }
 
 // serveAPI serves POST /api/<method>: the call is counted, injected faults
-// apply, then apps.connections.open or a handler answers.
+// apply, then apps.connections.open or a handler answers. The request is
+// parsed first so that a fault limited to one channel can see the channel.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	var (
+		p    params
+		tok  string
+		perr error
+	)
+	if method != "apps.connections.open" {
+		p, tok, perr = parseRequest(r)
+	}
 	s.mu.Lock()
 	s.calls[method]++
-	f := s.takeFault(method)
+	s.callTimes[method] = append(s.callTimes[method], time.Now())
+	f := s.takeFault(method, faultTarget(p))
 	s.notify()
 	s.mu.Unlock()
 	if f != nil && s.applyFault(w, r, method, f, false) {
@@ -66,9 +77,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, reply{"ok": false, "error": "unknown_method"})
 		return
 	}
-	p, tok, err := parseRequest(r)
-	if err != nil {
-		writeError(w, err.Error())
+	if perr != nil {
+		writeError(w, perr.Error())
 		return
 	}
 
@@ -113,6 +123,9 @@ func (s *Server) dispatch(method string, h func(*Server, params) (reply, error),
 		}
 		s.logf("fakeslack: %s: %s %s", method, e.code, e.detail)
 		body := reply{"ok": false, "error": e.code}
+		for k, v := range e.extra {
+			body[k] = v
+		}
 		if e.detail != "" {
 			body["errors"] = []string{e.detail}
 			body["response_metadata"] = reply{"messages": []string{"[ERROR] " + e.detail}}
@@ -214,26 +227,53 @@ type Fault struct {
 	Count int
 	// Delay holds the answer back, then the call fails or proceeds.
 	Delay time.Duration
+	// Channel, if set, limits the fault to calls that name that
+	// conversation; other calls of the method pass it by and neither see
+	// nor use it up. A call names the conversation in its channel argument,
+	// or, for conversations.open, views.publish and users.info, in its
+	// users, user_id or user argument; a response URL names the channel of
+	// the interaction that issued it. A user ID and that user's DM with the
+	// bot name the same conversation, so Channel "U123" also catches
+	// chat.postMessage to D123 and Channel "D123" catches conversations.open
+	// of U123. Slack rate-limits chat.postMessage per channel, so a 429 with
+	// Channel set models one busy channel.
+	Channel string
+	// For, if positive, ends the fault that long after it is injected, even
+	// if FailNext's count is not used up: apps.connections.open refusing for
+	// a while, as when Slack is down, then accepting again.
+	For time.Duration
+	// Drop, if set, closes the TCP connection without any answer, like a
+	// network failure; Status and Error are then ignored. A Delay still
+	// applies first.
+	Drop bool
 }
 
 type fault struct {
 	Fault
-	left int // calls left to fail; -1 is forever
+	left  int       // calls left to fail; -1 is forever
+	until time.Time // zero: no end
 }
 
 // FailNext makes the next f.Count calls of method fail with f. Faults queue
-// up behind earlier ones for the same method.
+// up behind earlier ones for the same method; a call takes the first one
+// whose Channel matches it.
 func (s *Server) FailNext(method string, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[method] = append(s.faults[method], &fault{Fault: f, left: max(f.Count, 1)})
+	s.addFault(method, &fault{Fault: f, left: max(f.Count, 1)})
 }
 
-// FailAlways makes every call of method fail with f until ClearFaults.
+// FailAlways makes every call of method fail with f until ClearFaults, or
+// until f.For has passed.
 func (s *Server) FailAlways(method string, f Fault) {
+	s.addFault(method, &fault{Fault: f, left: -1})
+}
+
+func (s *Server) addFault(method string, f *fault) {
+	if f.For > 0 {
+		f.until = time.Now().Add(f.For)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults[method] = append(s.faults[method], &fault{Fault: f, left: -1})
+	s.faults[method] = append(s.faults[method], f)
 }
 
 // ClearFaults removes every injected fault.
@@ -243,21 +283,69 @@ func (s *Server) ClearFaults() {
 	clear(s.faults)
 }
 
-// takeFault returns the fault for this call of method, if any. The caller
-// holds s.mu.
-func (s *Server) takeFault(method string) *Fault {
-	list := s.faults[method]
-	if len(list) == 0 {
-		return nil
-	}
-	f := list[0]
-	if f.left > 0 {
-		f.left--
-		if f.left == 0 {
-			s.faults[method] = list[1:]
+// faultTarget returns the conversation or user a call names, for
+// Fault.Channel.
+func faultTarget(p params) string {
+	for _, k := range []string{"channel", "users", "user_id", "user"} {
+		if v := strings.TrimSpace(p[k]); v != "" {
+			return v
 		}
 	}
-	return &f.Fault
+	return ""
+}
+
+// takeFault returns the fault for this call of method, naming target, if
+// any, and uses it up. Expired faults are dropped. The caller holds s.mu.
+func (s *Server) takeFault(method, target string) *Fault {
+	if len(s.faults[method]) == 0 {
+		return nil
+	}
+	now := time.Now()
+	list := s.faults[method][:0:0]
+	for _, f := range s.faults[method] {
+		if f.until.IsZero() || now.Before(f.until) {
+			list = append(list, f)
+		}
+	}
+	s.faults[method] = list
+	for i, f := range list {
+		if f.Channel != "" && !s.sameConversation(f.Channel, target) {
+			continue
+		}
+		if f.left > 0 {
+			f.left--
+			if f.left == 0 {
+				s.faults[method] = append(list[:i:i], list[i+1:]...)
+			}
+		}
+		out := f.Fault
+		return &out
+	}
+	return nil
+}
+
+// sameConversation reports whether a and b name the same conversation, a
+// user and the user's DM with the bot counting as one. The caller holds
+// s.mu.
+func (s *Server) sameConversation(a, b string) bool {
+	return a != "" && b != "" && s.conversationKey(a) == s.conversationKey(b)
+}
+
+// conversationKey maps a DM to its user and anything else to itself. A DM
+// not opened yet is recognised by the ID DMOf gives it. The caller holds
+// s.mu.
+func (s *Server) conversationKey(id string) string {
+	if u, ok := s.dmUsers[id]; ok {
+		return u
+	}
+	if strings.HasPrefix(id, "D") {
+		for u := range s.users {
+			if DMOf(u) == id {
+				return u
+			}
+		}
+	}
+	return id
 }
 
 // applyFault delays and then, unless the fault is a pure delay, writes the
@@ -271,6 +359,17 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, method strin
 		case <-s.done:
 		}
 		t.Stop()
+	}
+	if f.Drop {
+		s.logf("fakeslack: %s: injected fault: connection dropped", method)
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+				return true
+			}
+		}
+		// No hijacking (HTTP/2): abort the handler, which resets the stream.
+		panic(http.ErrAbortHandler)
 	}
 	if f.Status == 0 && f.Error == "" {
 		return false
