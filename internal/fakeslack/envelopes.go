@@ -212,12 +212,14 @@ func (s *Server) Click(ctx context.Context, c Click) (Ack, error) {
 	}
 	if rec != nil {
 		m := rec.cur
+		p.Container.ThreadTS = m.ThreadTS
 		p.Message = &payloadMessage{
 			BotID:       m.BotID,
 			Type:        "message",
 			Text:        m.Text,
 			User:        m.User,
 			TS:          m.TS,
+			ThreadTS:    m.ThreadTS,
 			Team:        s.cfg.teamID,
 			Blocks:      m.Blocks,
 			Attachments: m.Attachments,

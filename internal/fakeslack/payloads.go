@@ -72,6 +72,7 @@ type payloadTeam struct {
 type payloadContainer struct {
 	Type        string `json:"type"`
 	MessageTS   string `json:"message_ts"`
+	ThreadTS    string `json:"thread_ts,omitempty"`
 	ChannelID   string `json:"channel_id"`
 	IsEphemeral bool   `json:"is_ephemeral"`
 }
@@ -87,6 +88,7 @@ type payloadMessage struct {
 	Text        string          `json:"text"`
 	User        string          `json:"user"`
 	TS          string          `json:"ts"`
+	ThreadTS    string          `json:"thread_ts,omitempty"`
 	AppID       string          `json:"app_id,omitempty"`
 	Team        string          `json:"team"`
 	Blocks      json.RawMessage `json:"blocks,omitempty"`

@@ -128,6 +128,9 @@ func (s *Server) respond(id string, m replyMessage) (int, string) {
 	case m.ReplaceOriginal && orig != nil:
 		s.edit(orig, msg.Text, msg.Blocks, msg.Attachments)
 	case m.ResponseType == "in_channel":
+		// A bad thread_ts posts at top level here: no error code is
+		// documented for response URLs.
+		msg.ThreadTS, _ = s.threadParent(msg.Channel, msg.ThreadTS)
 		s.post(msg)
 	default:
 		s.postEphemeral(msg, ru.user)

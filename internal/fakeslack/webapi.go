@@ -506,11 +506,20 @@ func (s *Server) messageObject(m Message) reply {
 	if m.Attachments != nil {
 		o["attachments"] = m.Attachments
 	}
-	if m.ThreadTS != "" {
+	switch {
+	case m.ThreadTS != "":
 		o["thread_ts"] = m.ThreadTS
+		if m.Broadcast {
+			o["subtype"] = "thread_broadcast"
+		}
+	case m.ReplyCount > 0:
+		o["thread_ts"], o["reply_count"], o["latest_reply"] = m.TS, m.ReplyCount, m.LatestReply
 	}
 	return o
 }
+
+// isTrue reports whether a boolean argument is set, as "true" or "1".
+func isTrue(v string) bool { return v == "true" || v == "1" }
 
 func messageError(text string, blocks, attachments json.RawMessage) error {
 	if code, detail := checkMessage(text, blocks, attachments); code != "" {
@@ -524,13 +533,18 @@ func (s *Server) chatPostMessage(p params) (reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	thread, err := s.threadParent(ch, p["thread_ts"])
+	if err != nil {
+		return nil, err
+	}
 	text, blocks, atts := p["text"], json.RawMessage(p["blocks"]), json.RawMessage(p["attachments"])
 	if err := messageError(text, blocks, atts); err != nil {
 		return nil, err
 	}
 	m := s.post(Message{
 		Channel:     ch,
-		ThreadTS:    p["thread_ts"],
+		ThreadTS:    thread,
+		Broadcast:   isTrue(p["reply_broadcast"]),
 		Text:        text,
 		Blocks:      compact(blocks),
 		Attachments: compact(atts),
@@ -637,7 +651,7 @@ func (s *Server) conversationsOpen(p params) (reply, error) {
 	}
 	_, existed := s.dms[u.ID]
 	d := s.dmFor(u.ID)
-	if p["return_im"] != "true" && p["return_im"] != "1" {
+	if !isTrue(p["return_im"]) {
 		return reply{"channel": reply{"id": d}}, nil
 	}
 	return reply{
