@@ -54,8 +54,11 @@ type User struct {
 	RealName string // defaults to Name
 	TZ       string // IANA zone; defaults to "UTC"
 	Email    string
-	IsBot    bool
-	Deleted  bool
+	IsBot    bool // conversations.open answers cannot_dm_bot
+	// Deleted marks a deactivated account: conversations.open answers
+	// user_disabled, users.info shows "deleted":true, and chat.postMessage
+	// to the user's ID or DM still succeeds, as in Slack.
+	Deleted bool
 }
 
 // Option configures a Server.
@@ -319,6 +322,16 @@ func (s *Server) Close() {
 	s.http.CloseClientConnections()
 	s.http.Close()
 	s.wg.Wait()
+}
+
+// SetUser adds a workspace member or replaces the one with the same ID,
+// for example to deactivate a user during a test (Deleted: true). Unset
+// fields get WithUser's defaults.
+func (s *Server) SetUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[u.ID] = fillUser(u)
+	s.notify()
 }
 
 // URL returns the server's base URL, "http://127.0.0.1:PORT".

@@ -466,6 +466,12 @@ func (s *Server) authTest(params) (reply, error) {
 // resolveChannel returns the conversation a message for ch goes to: a known
 // channel, an open DM, or, for a user ID, the bot's DM with that user. The
 // caller holds s.mu.
+//
+// A deactivated user still gets the message: Slack answers ok, since the
+// DM's history outlives the account (Slack staff in
+// slackapi/python-slack-sdk#1156, "chat_postMessage succeeds to deleted
+// user"). Only conversations.open refuses, with user_disabled. A bot user
+// has no DM with the bot, so its ID is not a channel.
 func (s *Server) resolveChannel(ch string) (string, error) {
 	if _, ok := s.channels[ch]; ok {
 		return ch, nil
@@ -473,7 +479,7 @@ func (s *Server) resolveChannel(ch string) (string, error) {
 	if _, ok := s.dmUsers[ch]; ok {
 		return ch, nil
 	}
-	if u, ok := s.users[ch]; ok && !u.Deleted && !u.IsBot {
+	if u, ok := s.users[ch]; ok && !u.IsBot {
 		return s.dmFor(ch), nil
 	}
 	return "", errCode("channel_not_found")
@@ -642,12 +648,18 @@ func (s *Server) conversationsOpen(p params) (reply, error) {
 	case len(users) > 1:
 		return nil, &apiError{code: "not_supported", detail: "fakeslack supports 1:1 DMs only"}
 	}
+	// user_disabled is documented for a deactivated user; cannot_dm_bot is
+	// not in the method's error table but is what Slack answers a bot
+	// token asking for a DM with a bot user: public clients special-case
+	// it right after conversations.open and im.open.
 	u, ok := s.users[users[0]]
 	switch {
 	case !ok:
 		return nil, errCode("user_not_found")
 	case u.Deleted:
 		return nil, errCode("user_disabled")
+	case u.IsBot:
+		return nil, errCode("cannot_dm_bot")
 	}
 	_, existed := s.dms[u.ID]
 	d := s.dmFor(u.ID)
