@@ -135,9 +135,10 @@ func (s *Server) commandReply(user, channel string, payload json.RawMessage) {
 		s.protoErr("slash command ack payload rejected: %s %s", code, detail)
 		return
 	}
+	text, _ := truncateText(m.Text)
 	msg := Message{
 		Channel:     channel,
-		Text:        m.Text,
+		Text:        text,
 		Blocks:      compact(m.Blocks),
 		Attachments: compact(m.Attachments),
 		Source:      "ack",

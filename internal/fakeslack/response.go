@@ -116,10 +116,11 @@ func (s *Server) respond(id string, m replyMessage) (int, string) {
 		return http.StatusBadRequest, code
 	}
 	ru.uses++
+	text, _ := truncateText(m.Text) // no room for a warning in "ok"
 	msg := Message{
 		Channel:     ru.channel,
 		ThreadTS:    m.ThreadTS,
-		Text:        m.Text,
+		Text:        text,
 		Blocks:      compact(m.Blocks),
 		Attachments: compact(m.Attachments),
 		Source:      "response_url",

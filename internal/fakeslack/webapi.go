@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // reply is the JSON body of a Web API answer.
@@ -547,6 +548,7 @@ func (s *Server) chatPostMessage(p params) (reply, error) {
 	if err := messageError(text, blocks, atts); err != nil {
 		return nil, err
 	}
+	text, cut := truncateText(text)
 	m := s.post(Message{
 		Channel:     ch,
 		ThreadTS:    thread,
@@ -556,7 +558,16 @@ func (s *Server) chatPostMessage(p params) (reply, error) {
 		Attachments: compact(atts),
 		Source:      "chat.postMessage",
 	})
-	return reply{"channel": ch, "ts": m.TS, "message": s.messageObject(m)}, nil
+	return warnIf(cut, reply{"channel": ch, "ts": m.TS, "message": s.messageObject(m)}), nil
+}
+
+// warnIf adds Slack's truncation warning to out if cut is set.
+func warnIf(cut bool, out reply) reply {
+	if cut {
+		out["warning"] = "message_truncated"
+		out["response_metadata"] = truncationWarning
+	}
+	return out
 }
 
 func (s *Server) chatPostEphemeral(p params) (reply, error) {
@@ -575,6 +586,7 @@ func (s *Server) chatPostEphemeral(p params) (reply, error) {
 	if err := messageError(text, blocks, atts); err != nil {
 		return nil, err
 	}
+	text, cut := truncateText(text)
 	m := s.postEphemeral(Message{
 		Channel:     ch,
 		ThreadTS:    p["thread_ts"],
@@ -583,7 +595,7 @@ func (s *Server) chatPostEphemeral(p params) (reply, error) {
 		Attachments: compact(atts),
 		Source:      "chat.postEphemeral",
 	}, user)
-	return reply{"message_ts": m.TS}, nil
+	return warnIf(cut, reply{"message_ts": m.TS}), nil
 }
 
 // editable returns the bot's message at ts in ch, which must be a channel or
@@ -610,6 +622,9 @@ func (s *Server) chatUpdate(p params) (reply, error) {
 		return nil, err
 	}
 	text, blocks, atts := p["text"], json.RawMessage(p["blocks"]), json.RawMessage(p["attachments"])
+	if n := utf8.RuneCountInString(text); n > maxUpdateText {
+		return nil, &apiError{code: "msg_too_long", detail: fmt.Sprintf("text is %d characters; the limit is %d", n, maxUpdateText)}
+	}
 	if err := messageError(text, blocks, atts); err != nil {
 		return nil, err
 	}
