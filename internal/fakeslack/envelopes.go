@@ -163,13 +163,23 @@ type Click struct {
 	BlockID string
 	Value   string
 	Text    string
+	// ViewID, if set, makes this a click on a button in that view, a Home
+	// tab (HomeView) or a modal open for User, instead of in a message;
+	// Channel and MessageTS are then ignored.
+	ViewID string
 }
 
 // Click sends the block_actions envelope Slack sends when c.User clicks a
-// button, and waits for the ack. The payload carries the message as the fake
-// holds it now, a response_url that can replace or delete it, and a fresh
-// trigger_id.
+// button, and waits for the ack. For a message the payload carries the
+// message as the fake holds it now, a response_url that can replace or
+// delete it, and a fresh trigger_id. For a view (c.ViewID) it carries the
+// view and a trigger_id but no channel, message or response_url, as Slack
+// sends from a Home tab or modal; it returns ErrUnknownView if the view is
+// not User's.
 func (s *Server) Click(ctx context.Context, c Click) (Ack, error) {
+	if c.ViewID != "" {
+		return s.clickView(ctx, c)
+	}
 	s.mu.Lock()
 	rec := s.find(c.Channel, c.MessageTS)
 	if rec != nil {

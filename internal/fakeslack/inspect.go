@@ -67,9 +67,12 @@ func (m Message) AllText() string {
 
 // Buttons returns the buttons in the message's actions blocks and section
 // accessories, in order.
-func (m Message) Buttons() []Button {
+func (m Message) Buttons() []Button { return buttonsIn(decodeBlocks(m.Blocks)) }
+
+// buttonsIn returns the buttons in actions blocks and section accessories.
+func buttonsIn(blocks []map[string]any) []Button {
 	var out []Button
-	for _, blk := range decodeBlocks(m.Blocks) {
+	for _, blk := range blocks {
 		blockID, _ := blk["block_id"].(string)
 		var elems []any
 		switch blk["type"] {

@@ -128,6 +128,26 @@ type blockActionsPayload struct {
 	Actions             []payloadAction  `json:"actions"`
 }
 
+// viewActionsPayload is a block_actions payload from a button in a view.
+type viewActionsPayload struct {
+	Type                string          `json:"type"`
+	User                payloadUser     `json:"user"`
+	APIAppID            string          `json:"api_app_id"`
+	Token               string          `json:"token"`
+	Container           viewContainer   `json:"container"`
+	TriggerID           string          `json:"trigger_id"`
+	Team                payloadTeam     `json:"team"`
+	Enterprise          *struct{}       `json:"enterprise"`
+	IsEnterpriseInstall bool            `json:"is_enterprise_install"`
+	View                map[string]any  `json:"view"`
+	Actions             []payloadAction `json:"actions"`
+}
+
+type viewContainer struct {
+	Type   string `json:"type"`
+	ViewID string `json:"view_id"`
+}
+
 type viewSubmissionPayload struct {
 	Type                string          `json:"type"`
 	Team                payloadTeam     `json:"team"`

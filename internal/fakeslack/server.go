@@ -38,7 +38,8 @@ var (
 	// ErrAckTooLarge means the ack was 20 KB or larger; Slack silently drops
 	// such acks, so the envelope counts as unacknowledged.
 	ErrAckTooLarge = errors.New("fakeslack: ack of 20 KB or more dropped")
-	// ErrUnknownView means SubmitView named a view that is not open for the user.
+	// ErrUnknownView means SubmitView or Click named a view that is not the
+	// user's.
 	ErrUnknownView = errors.New("fakeslack: no such open view")
 	// ErrClosed means the server has been closed.
 	ErrClosed = errors.New("fakeslack: server closed")
@@ -83,6 +84,7 @@ type config struct {
 	grace        time.Duration
 	postEvery    time.Duration
 	postBurst    int
+	homeTab      bool
 	logf         Logf
 }
 
@@ -104,6 +106,7 @@ func defaultConfig() config {
 		responseUses: 5,
 		maxConns:     10,
 		grace:        time.Second,
+		homeTab:      true,
 	}
 }
 
@@ -184,6 +187,11 @@ func WithPostMessageLimit(every time.Duration, burst int) Option {
 	}
 }
 
+// WithHomeTab turns the app's Home tab on (the default) or off. With it
+// off views.publish answers not_enabled, as Slack does when the app's
+// settings do not enable the Home tab.
+func WithHomeTab(enabled bool) Option { return func(c *config) { c.homeTab = enabled } }
+
 // WithLogf sets the logger. New defaults to tb.Logf, Start to no logging.
 func WithLogf(logf Logf) Option { return func(c *config) { c.logf = logf } }
 
@@ -233,6 +241,8 @@ type Server struct {
 	triggers   map[string]*trigger
 	views      map[string]*view
 	viewOrder  []string
+	homes      map[string]*view // user → published Home tab
+	homeCount  map[string]int   // user → views.publish calls that succeeded
 	responses  map[string]*responseURL
 }
 
@@ -283,6 +293,8 @@ func Start(opts ...Option) (*Server, error) {
 		ephemerals:  make(map[string][]Message),
 		triggers:    make(map[string]*trigger),
 		views:       make(map[string]*view),
+		homes:       make(map[string]*view),
+		homeCount:   make(map[string]int),
 		responses:   make(map[string]*responseURL),
 	}
 	for _, u := range cfg.users {

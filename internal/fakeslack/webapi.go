@@ -44,6 +44,7 @@ var handlers = map[string]func(*Server, params) (reply, error){
 	"views.open":         (*Server).viewsOpen,
 	"views.update":       (*Server).viewsUpdate,
 	"views.push":         (*Server).viewsPush,
+	"views.publish":      (*Server).viewsPublish,
 }
 
 // serveAPI serves POST /api/<method>: the call is counted, injected faults
