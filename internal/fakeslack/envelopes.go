@@ -19,6 +19,8 @@ type Ack struct {
 	Latency time.Duration
 	// ConnID identifies the connection the envelope was delivered on.
 	ConnID int
+	// EventID is the event_id of an event sent with SendEvent.
+	EventID string
 }
 
 // Envelope is a Socket Mode envelope for Send, for payloads the helpers

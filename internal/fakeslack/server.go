@@ -85,6 +85,7 @@ type config struct {
 	postEvery    time.Duration
 	postBurst    int
 	homeTab      bool
+	eventRetries []time.Duration
 	logf         Logf
 }
 
@@ -241,8 +242,9 @@ type Server struct {
 	triggers   map[string]*trigger
 	views      map[string]*view
 	viewOrder  []string
-	homes      map[string]*view // user → published Home tab
-	homeCount  map[string]int   // user → views.publish calls that succeeded
+	events     map[string]*eventState // event_id → deliveries
+	homes      map[string]*view       // user → published Home tab
+	homeCount  map[string]int         // user → views.publish calls that succeeded
 	responses  map[string]*responseURL
 }
 
@@ -294,6 +296,7 @@ func Start(opts ...Option) (*Server, error) {
 		triggers:    make(map[string]*trigger),
 		views:       make(map[string]*view),
 		homes:       make(map[string]*view),
+		events:      make(map[string]*eventState),
 		homeCount:   make(map[string]int),
 		responses:   make(map[string]*responseURL),
 	}
