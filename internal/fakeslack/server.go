@@ -86,6 +86,7 @@ type config struct {
 	postBurst    int
 	homeTab      bool
 	eventRetries []time.Duration
+	scopes       []string
 	logf         Logf
 }
 
@@ -108,6 +109,7 @@ func defaultConfig() config {
 		maxConns:     10,
 		grace:        time.Second,
 		homeTab:      true,
+		scopes:       defaultScopes,
 	}
 }
 
@@ -245,6 +247,8 @@ type Server struct {
 	events     map[string]*eventState // event_id → deliveries
 	homes      map[string]*view       // user → published Home tab
 	homeCount  map[string]int         // user → views.publish calls that succeeded
+	groups     map[string]*UserGroup  // ID → user group
+	scopes     []string               // the bot token's
 	responses  map[string]*responseURL
 }
 
@@ -297,6 +301,8 @@ func Start(opts ...Option) (*Server, error) {
 		views:       make(map[string]*view),
 		homes:       make(map[string]*view),
 		events:      make(map[string]*eventState),
+		groups:      make(map[string]*UserGroup),
+		scopes:      append([]string(nil), cfg.scopes...),
 		homeCount:   make(map[string]int),
 		responses:   make(map[string]*responseURL),
 	}

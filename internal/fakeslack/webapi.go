@@ -45,6 +45,8 @@ var handlers = map[string]func(*Server, params) (reply, error){
 	"views.update":       (*Server).viewsUpdate,
 	"views.push":         (*Server).viewsPush,
 	"views.publish":      (*Server).viewsPublish,
+
+	"usergroups.users.list": (*Server).usergroupsUsersList,
 }
 
 // serveAPI serves POST /api/<method>: the call is counted, injected faults
