@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
 
 	"github.com/share-bucket/share-bucket/internal/fakeslack"
 )
@@ -151,5 +152,34 @@ func TestConnectionsRefusedForAWhile(t *testing.T) {
 				t.Errorf("fault %+v: gap %d is %v after %v; want growing backoff", f, i, gap, prev)
 			}
 		}
+	}
+}
+
+// TestChannelFaultOnResponseURL checks that a response URL counts as naming
+// the channel of the interaction that issued it.
+func TestChannelFaultOnResponseURL(t *testing.T) {
+	srv := fakeslack.New(t)
+	urls := make(chan string, 2)
+	runBot(t, srv, func(sm *socketmode.Client, evt socketmode.Event) {
+		sm.Ack(*evt.Request)
+		urls <- evt.Data.(slack.SlashCommand).ResponseURL
+	})
+	waitConnected(t, srv, 1)
+	srv.FailAlways("response_url", fakeslack.Fault{Status: http.StatusNotFound, Error: "no_service", Channel: "C_GENERAL"})
+	for _, ch := range []string{"C_APPROVALS", "C_GENERAL"} {
+		if _, err := srv.Command(testCtx(t), fakeslack.Command{User: "U_REQ", Channel: ch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api := newAPI(srv)
+	reply := func(u string) error {
+		_, _, err := api.PostMessage("", slack.MsgOptionResponseURL(u, slack.ResponseTypeInChannel), slack.MsgOptionText("done", false))
+		return err
+	}
+	if err := reply(<-urls); err != nil {
+		t.Errorf("response URL from C_APPROVALS: %v; want no fault", err)
+	}
+	if err := reply(<-urls); err == nil {
+		t.Error("response URL from C_GENERAL: no error; want the fault")
 	}
 }

@@ -4,11 +4,18 @@
 //
 // A test starts it with New, points slack-go at it with
 // slack.OptionAPIURL(srv.APIURL()) and the tokens from BotToken and AppToken,
-// drives the bot with SlashCommand, Click and SubmitView, and inspects what the
-// bot posted with Messages, Ephemerals and the Wait methods. Faults (disconnects,
-// dropped connections, missing pings, revoked tokens, 429s and errors) are
-// injected with Disconnect, DropConnections, StopPinging, RevokeAppToken and
-// FailNext.
+// drives the bot with SlashCommand, Click, SubmitView, SendEvent and
+// AppHomeOpened, and inspects what the bot did with Messages, Replies,
+// Ephemerals, Views, HomeView and the Wait methods. Workspace state is set
+// up with WithUser, SetUser, CreateUserGroup and WithScopes. Faults
+// (disconnects, dropped connections, missing pings, revoked tokens, 429s,
+// errors, refusals for a while, on one method or one channel) are injected
+// with Disconnect, DropConnections, StopPinging, RevokeAppToken, FailNext and
+// FailAlways.
+//
+// The fake enforces the limits Slack documents, and only those, and answers
+// with the error codes Slack documents or is seen to send; comments cite the
+// source where the choice is not obvious.
 //
 // All methods are safe for concurrent use.
 package fakeslack
