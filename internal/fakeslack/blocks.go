@@ -8,38 +8,96 @@ import (
 	"unicode/utf8"
 )
 
-// Slack's documented limits, enforced where it is cheap.
+// Slack's documented limits. The fake enforces these and no others, so that
+// a test failing here fails in Slack too and a test passing here is not
+// stricter than Slack. Places where Slack documents no limit are noted.
 const (
-	maxTextLen       = 4000 // message text
-	maxMessageBlocks = 50
-	maxViewBlocks    = 100
-	maxSectionText   = 3000
-	maxFields        = 10
-	maxFieldText     = 2000
-	maxHeaderText    = 150
-	maxActions       = 25
-	maxButtonText    = 75
-	maxButtonValue   = 2000
-	maxURL           = 3000
-	maxID            = 255 // action_id, block_id
+	// maxMessageText is where chat.postMessage, chat.postEphemeral,
+	// response URLs and slash command replies truncate text, still posting
+	// the message and warning "message_truncated"
+	// (https://api.slack.com/changelog/2018-04-truncating-really-long-messages).
+	// Slack recommends 4,000 but does not enforce it there.
+	maxMessageText = 40000
+	// maxUpdateText is chat.update's limit: "msg_too_long: Message text is
+	// too long. The text field cannot exceed 4,000 characters."
+	// (docs.slack.dev/reference/methods/chat.update).
+	maxUpdateText    = 4000
+	maxMessageBlocks = 50  // "up to 50 blocks in each message"
+	maxViewBlocks    = 100 // "and 100 blocks in modals or Home tabs"
+	// maxTextObject bounds every text object (plain_text or mrkdwn):
+	// "The minimum length is 1 and maximum length is 3000 characters"
+	// (docs.slack.dev/reference/block-kit/composition-objects/text-object).
+	// Section text and context elements are text objects.
+	maxTextObject  = 3000
+	maxSectionText = maxTextObject
+	maxFields      = 10   // section fields: "Maximum number of items is 10"
+	maxFieldText   = 2000 // "Maximum length for the text in each item is 2000"
+	maxHeaderText  = 150
+	maxContextElem = 10 // context elements: "Maximum number of items is 10"
+	maxActions     = 25
+	maxButtonText  = 75
+	maxButtonValue = 2000
+	maxURL         = 3000 // button url
+	maxID          = 255  // action_id, block_id
+	// maxMarkdown is the markdown block's budget: "The cumulative limit for
+	// all markdown blocks in a single payload is 12,000 characters"
+	// (docs.slack.dev/reference/block-kit/blocks/markdown-block). Over it
+	// Slack answers msg_blocks_too_long ("Blocks submitted with this
+	// message are too long", chat.postMessage's error table; observed for
+	// markdown blocks in slackapi/bolt-js#2509).
+	maxMarkdown = 12000
 )
 
-// checkMessage validates a message's text, blocks and attachments as
-// chat.postMessage does. It returns "" or an error code and a detail in
-// Slack's style.
+// Slack documents no length limit for a rich_text block's link element
+// (url and text, docs.slack.dev/reference/block-kit/block-elements/
+// link-element) nor for a rich_text block as a whole, so none is enforced.
+// msg_blocks_too_long also exists for blocks in general, but its limit is
+// undocumented (it varies with content, slackapi/bolt-js#2509), so only the
+// markdown budget above raises it.
+
+// checkMessage validates a message's blocks and attachments as
+// chat.postMessage does; text is truncated by the caller (truncateText),
+// or limited by chat.update. It returns "" or an error code and a detail
+// in Slack's style.
 func checkMessage(text string, blocks, attachments json.RawMessage) (code, detail string) {
-	if n := utf8.RuneCountInString(text); n > maxTextLen {
-		return "msg_too_long", fmt.Sprintf("text is %d characters; the limit is %d", n, maxTextLen)
-	}
 	if present(blocks) {
 		if detail := checkBlocks(blocks, maxMessageBlocks); detail != "" {
 			return "invalid_blocks", detail
+		}
+		if n := markdownChars(decodeBlocks(blocks)); n > maxMarkdown {
+			return "msg_blocks_too_long", fmt.Sprintf("markdown blocks hold %d characters; the limit is %d", n, maxMarkdown)
 		}
 	}
 	if text == "" && !present(blocks) && !present(attachments) {
 		return "no_text", "text, blocks or attachments is required"
 	}
 	return "", ""
+}
+
+// truncateText cuts text to maxMessageText characters, as Slack does when
+// posting, and reports whether it did.
+func truncateText(text string) (string, bool) {
+	if utf8.RuneCountInString(text) <= maxMessageText {
+		return text, false
+	}
+	return string([]rune(text)[:maxMessageText]), true
+}
+
+// truncationWarning is what Slack adds to an answer when it truncated text.
+var truncationWarning = reply{
+	"messages": []string{"[WARN] Your message was truncated but still posted. The `text` field accepts up to 40,000 characters."},
+	"warnings": []string{"message_truncated"},
+}
+
+// markdownChars returns the characters in all markdown blocks.
+func markdownChars(blocks []map[string]any) int {
+	n := 0
+	for _, b := range blocks {
+		if b["type"] == "markdown" {
+			n += utf8.RuneCountInString(str(b["text"]))
+		}
+	}
+	return n
 }
 
 // present reports whether a raw JSON field holds something other than
@@ -110,6 +168,23 @@ func checkBlock(ptr string, blk map[string]any, seen map[string]bool) string {
 		}
 	case "header":
 		return checkLen(ptr+"/text/text", textOf(blk["text"]), 1, maxHeaderText)
+	case "context":
+		elems, _ := blk["elements"].([]any)
+		if len(elems) == 0 || len(elems) > maxContextElem {
+			return fmt.Sprintf("must have 1 to %d elements [json-pointer:%s/elements]", maxContextElem, ptr)
+		}
+		for i, e := range elems {
+			el, _ := e.(map[string]any)
+			if typ := str(el["type"]); typ == "mrkdwn" || typ == "plain_text" {
+				if d := checkLen(fmt.Sprintf("%s/elements/%d/text", ptr, i), str(el["text"]), 1, maxTextObject); d != "" {
+					return d
+				}
+			}
+		}
+	case "markdown":
+		if str(blk["text"]) == "" {
+			return "missing required field: text [json-pointer:" + ptr + "]"
+		}
 	case "actions":
 		elems, _ := blk["elements"].([]any)
 		if len(elems) == 0 || len(elems) > maxActions {

@@ -19,6 +19,8 @@ type Ack struct {
 	Latency time.Duration
 	// ConnID identifies the connection the envelope was delivered on.
 	ConnID int
+	// EventID is the event_id of an event sent with SendEvent.
+	EventID string
 }
 
 // Envelope is a Socket Mode envelope for Send, for payloads the helpers
@@ -135,9 +137,10 @@ func (s *Server) commandReply(user, channel string, payload json.RawMessage) {
 		s.protoErr("slash command ack payload rejected: %s %s", code, detail)
 		return
 	}
+	text, _ := truncateText(m.Text)
 	msg := Message{
 		Channel:     channel,
-		Text:        m.Text,
+		Text:        text,
 		Blocks:      compact(m.Blocks),
 		Attachments: compact(m.Attachments),
 		Source:      "ack",
@@ -162,13 +165,23 @@ type Click struct {
 	BlockID string
 	Value   string
 	Text    string
+	// ViewID, if set, makes this a click on a button in that view, a Home
+	// tab (HomeView) or a modal open for User, instead of in a message;
+	// Channel and MessageTS are then ignored.
+	ViewID string
 }
 
 // Click sends the block_actions envelope Slack sends when c.User clicks a
-// button, and waits for the ack. The payload carries the message as the fake
-// holds it now, a response_url that can replace or delete it, and a fresh
-// trigger_id.
+// button, and waits for the ack. For a message the payload carries the
+// message as the fake holds it now, a response_url that can replace or
+// delete it, and a fresh trigger_id. For a view (c.ViewID) it carries the
+// view and a trigger_id but no channel, message or response_url, as Slack
+// sends from a Home tab or modal; it returns ErrUnknownView if the view is
+// not User's.
 func (s *Server) Click(ctx context.Context, c Click) (Ack, error) {
+	if c.ViewID != "" {
+		return s.clickView(ctx, c)
+	}
 	s.mu.Lock()
 	rec := s.find(c.Channel, c.MessageTS)
 	if rec != nil {
@@ -212,12 +225,14 @@ func (s *Server) Click(ctx context.Context, c Click) (Ack, error) {
 	}
 	if rec != nil {
 		m := rec.cur
+		p.Container.ThreadTS = m.ThreadTS
 		p.Message = &payloadMessage{
 			BotID:       m.BotID,
 			Type:        "message",
 			Text:        m.Text,
 			User:        m.User,
 			TS:          m.TS,
+			ThreadTS:    m.ThreadTS,
 			Team:        s.cfg.teamID,
 			Blocks:      m.Blocks,
 			Attachments: m.Attachments,

@@ -584,7 +584,9 @@ func TestMessageLimits(t *testing.T) {
 		opts []slack.MsgOption
 		want string
 	}{
-		{"LongText", []slack.MsgOption{slack.MsgOptionText(strings.Repeat("a", 4001), false)}, "msg_too_long"},
+		// chat.postMessage truncates text over 40,000 characters rather than
+		// failing; chat.update's 4,000 limit is tested in TestTextLimits.
+		{"LongTextTruncated", []slack.MsgOption{slack.MsgOptionText(strings.Repeat("a", 40001), false)}, ""},
 		{"TooManyBlocks", []slack.MsgOption{slack.MsgOptionBlocks(many...)}, "invalid_blocks"},
 		{"LongSection", []slack.MsgOption{slack.MsgOptionBlocks(section(strings.Repeat("a", 3001)))}, "invalid_blocks"},
 		{"LongButtonValue", []slack.MsgOption{slack.MsgOptionBlocks(slack.NewActionBlock("b",

@@ -5,13 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Message is one message as the fake holds it.
 type Message struct {
-	Channel     string
-	TS          string
-	ThreadTS    string
+	Channel string
+	TS      string
+	// ThreadTS is the ts of the thread's parent message if the message is a
+	// reply in a thread, and "" for a top-level message (a parent included).
+	ThreadTS string
+	// Broadcast is set on a reply also shown in the channel
+	// (chat.postMessage with reply_broadcast).
+	Broadcast bool
+	// ReplyCount and LatestReply describe the thread under a parent message.
+	ReplyCount  int
+	LatestReply string
 	User        string // author; the bot user for messages the bot posted
 	BotID       string // set on the bot's messages
 	Text        string
@@ -58,9 +67,12 @@ func (m Message) AllText() string {
 
 // Buttons returns the buttons in the message's actions blocks and section
 // accessories, in order.
-func (m Message) Buttons() []Button {
+func (m Message) Buttons() []Button { return buttonsIn(decodeBlocks(m.Blocks)) }
+
+// buttonsIn returns the buttons in actions blocks and section accessories.
+func buttonsIn(blocks []map[string]any) []Button {
 	var out []Button
-	for _, blk := range decodeBlocks(m.Blocks) {
+	for _, blk := range blocks {
 		blockID, _ := blk["block_id"].(string)
 		var elems []any
 		switch blk["type"] {
@@ -95,19 +107,65 @@ type record struct {
 	history []Message // earlier versions, oldest first
 }
 
-// post stores a new channel message. Messages without a User are the bot's.
-// The caller holds s.mu.
+// post stores a new channel message, or a reply if m.ThreadTS is set (to
+// a parent found with threadParent). Messages without a User are the
+// bot's. The caller holds s.mu.
 func (s *Server) post(m Message) Message {
 	if m.User == "" {
 		m.User, m.BotID = s.cfg.botUserID, s.cfg.botID
 	}
 	m.TS = s.nextTS()
+	if m.ThreadTS == "" {
+		m.Broadcast = false
+	} else if parent := s.find(m.Channel, m.ThreadTS); parent != nil {
+		parent.cur.ReplyCount++
+		parent.cur.LatestReply = m.TS
+	}
 	r := &record{cur: m}
 	s.msgs[m.Channel] = append(s.msgs[m.Channel], r)
 	s.order = append(s.order, r)
-	s.logf("fakeslack: message %s/%s (%s): %.120q", m.Channel, m.TS, m.Source, m.Text)
+	s.logf("fakeslack: message %s/%s (%s, thread %q): %.120q", m.Channel, m.TS, m.Source, m.ThreadTS, m.Text)
 	s.notify()
 	return m
+}
+
+// threadParent returns the thread a reply with thread_ts ts in channel ch
+// goes to. Slack rejects a malformed ts with invalid_thread_ts ("0 is not a
+// valid thread_ts"), files a reply to a reply under the reply's parent, and
+// posts a reply to a message that does not exist (or was deleted) as a
+// top-level message, without an error: the answer then lacks
+// message.thread_ts. The caller holds s.mu.
+func (s *Server) threadParent(ch, ts string) (string, error) {
+	if ts == "" {
+		return "", nil
+	}
+	if !validTS(ts) {
+		return "", &apiError{code: "invalid_thread_ts", detail: ts + " is not a valid thread_ts"}
+	}
+	r := s.find(ch, ts)
+	switch {
+	case r == nil || r.cur.Deleted:
+		s.logf("fakeslack: thread_ts %s names no message in %s; posting at top level", ts, ch)
+		return "", nil
+	case r.cur.ThreadTS != "":
+		return r.cur.ThreadTS, nil
+	}
+	return ts, nil
+}
+
+// validTS reports whether ts has the form of a message timestamp, digits, a
+// dot and digits.
+func validTS(ts string) bool {
+	sec, frac, ok := strings.Cut(ts, ".")
+	digits := func(s string) bool {
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return s != ""
+	}
+	return ok && digits(sec) && digits(frac)
 }
 
 // postEphemeral stores an ephemeral message for user. The caller holds s.mu.
@@ -156,22 +214,31 @@ func (s *Server) PostAsUser(channel, user, text string) Message {
 	return s.post(Message{Channel: channel, User: user, Text: text, Source: "seed"})
 }
 
-// Messages returns the current version of each message in channel that is
-// not deleted, oldest first.
+// inChannel reports whether a message shows in its channel, as
+// conversations.history would list it: not deleted, and top-level or a
+// reply broadcast to the channel.
+func (m Message) inChannel() bool {
+	return !m.Deleted && (m.ThreadTS == "" || m.Broadcast)
+}
+
+// Messages returns the current version of each message shown in channel,
+// oldest first: not deleted, and not a thread reply unless the reply was
+// broadcast. Replies lists a thread.
 func (s *Server) Messages(channel string) []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Message
 	for _, r := range s.msgs[channel] {
-		if !r.cur.Deleted {
+		if r.cur.inChannel() {
 			out = append(out, r.cur)
 		}
 	}
 	return out
 }
 
-// AllMessages returns the current version of every channel message that is
-// not deleted, in posting order. Ephemeral messages are not included.
+// AllMessages returns the current version of every message shown in a
+// channel, as Messages does, in posting order. Ephemeral messages and
+// thread replies that were not broadcast are not included.
 func (s *Server) AllMessages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,11 +248,52 @@ func (s *Server) AllMessages() []Message {
 func (s *Server) allMessages() []Message {
 	var out []Message
 	for _, r := range s.order {
-		if !r.cur.Deleted {
+		if r.cur.inChannel() {
 			out = append(out, r.cur)
 		}
 	}
 	return out
+}
+
+// Replies returns the current version of each reply in the thread under
+// the message at ts in channel, oldest first, deleted ones left out. The
+// parent is not included.
+func (s *Server) Replies(channel, ts string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.replies(channel, ts)
+}
+
+func (s *Server) replies(channel, ts string) []Message {
+	var out []Message
+	for _, r := range s.msgs[channel] {
+		if r.cur.ThreadTS == ts && !r.cur.Deleted {
+			out = append(out, r.cur)
+		}
+	}
+	return out
+}
+
+// WaitReply waits until a reply in the thread under the message at ts in
+// channel satisfies match and returns the first one that does. A nil match
+// matches any reply.
+func (s *Server) WaitReply(ctx context.Context, channel, ts string, match func(Message) bool) (Message, error) {
+	var found Message
+	err := s.wait(ctx, func() bool {
+		for _, m := range s.replies(channel, ts) {
+			if match == nil || match(m) {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return Message{}, fmt.Errorf("fakeslack: no matching reply under %s/%s (have %s): %w", channel, ts, summary(s.replies(channel, ts)), err)
+	}
+	return found, nil
 }
 
 // MessageAt returns the current version of the message at ts in channel,
@@ -226,9 +334,9 @@ func (s *Server) DMChannel(user string) string {
 	return s.dms[user]
 }
 
-// WaitMessage waits until a channel message (current version, not deleted)
-// satisfies match and returns the first one that does. A nil match matches
-// any message.
+// WaitMessage waits until a message shown in a channel (current version,
+// as AllMessages lists them) satisfies match and returns the first one that
+// does. A nil match matches any message. WaitReply waits for thread replies.
 func (s *Server) WaitMessage(ctx context.Context, match func(Message) bool) (Message, error) {
 	var found Message
 	err := s.wait(ctx, func() bool {
@@ -292,6 +400,15 @@ func (s *Server) Calls(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[method]
+}
+
+// CallTimes returns when each request to method (as for Calls) arrived,
+// oldest first, failed ones included: for apps.connections.open, the
+// attempts a reconnecting client made, so a test can measure its backoff.
+func (s *Server) CallTimes(method string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.callTimes[method]...)
 }
 
 // RateLimited returns how many HTTP 429 answers method got, from the rate

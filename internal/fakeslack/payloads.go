@@ -72,6 +72,7 @@ type payloadTeam struct {
 type payloadContainer struct {
 	Type        string `json:"type"`
 	MessageTS   string `json:"message_ts"`
+	ThreadTS    string `json:"thread_ts,omitempty"`
 	ChannelID   string `json:"channel_id"`
 	IsEphemeral bool   `json:"is_ephemeral"`
 }
@@ -87,6 +88,7 @@ type payloadMessage struct {
 	Text        string          `json:"text"`
 	User        string          `json:"user"`
 	TS          string          `json:"ts"`
+	ThreadTS    string          `json:"thread_ts,omitempty"`
 	AppID       string          `json:"app_id,omitempty"`
 	Team        string          `json:"team"`
 	Blocks      json.RawMessage `json:"blocks,omitempty"`
@@ -124,6 +126,26 @@ type blockActionsPayload struct {
 	State               json.RawMessage  `json:"state"`
 	ResponseURL         string           `json:"response_url"`
 	Actions             []payloadAction  `json:"actions"`
+}
+
+// viewActionsPayload is a block_actions payload from a button in a view.
+type viewActionsPayload struct {
+	Type                string          `json:"type"`
+	User                payloadUser     `json:"user"`
+	APIAppID            string          `json:"api_app_id"`
+	Token               string          `json:"token"`
+	Container           viewContainer   `json:"container"`
+	TriggerID           string          `json:"trigger_id"`
+	Team                payloadTeam     `json:"team"`
+	Enterprise          *struct{}       `json:"enterprise"`
+	IsEnterpriseInstall bool            `json:"is_enterprise_install"`
+	View                map[string]any  `json:"view"`
+	Actions             []payloadAction `json:"actions"`
+}
+
+type viewContainer struct {
+	Type   string `json:"type"`
+	ViewID string `json:"view_id"`
 }
 
 type viewSubmissionPayload struct {

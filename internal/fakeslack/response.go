@@ -49,7 +49,12 @@ func (s *Server) serveResponse(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, "/response/")
 	s.mu.Lock()
 	s.calls[method]++
-	f := s.takeFault(method)
+	s.callTimes[method] = append(s.callTimes[method], time.Now())
+	var channel string
+	if ru := s.responses[id]; ru != nil {
+		channel = ru.channel
+	}
+	f := s.takeFault(method, channel)
 	s.notify()
 	s.mu.Unlock()
 	if f != nil && s.applyFault(w, r, method, f, true) {
@@ -111,10 +116,11 @@ func (s *Server) respond(id string, m replyMessage) (int, string) {
 		return http.StatusBadRequest, code
 	}
 	ru.uses++
+	text, _ := truncateText(m.Text) // no room for a warning in "ok"
 	msg := Message{
 		Channel:     ru.channel,
 		ThreadTS:    m.ThreadTS,
-		Text:        m.Text,
+		Text:        text,
 		Blocks:      compact(m.Blocks),
 		Attachments: compact(m.Attachments),
 		Source:      "response_url",
@@ -123,6 +129,9 @@ func (s *Server) respond(id string, m replyMessage) (int, string) {
 	case m.ReplaceOriginal && orig != nil:
 		s.edit(orig, msg.Text, msg.Blocks, msg.Attachments)
 	case m.ResponseType == "in_channel":
+		// A bad thread_ts posts at top level here: no error code is
+		// documented for response URLs.
+		msg.ThreadTS, _ = s.threadParent(msg.Channel, msg.ThreadTS)
 		s.post(msg)
 	default:
 		s.postEphemeral(msg, ru.user)

@@ -4,11 +4,18 @@
 //
 // A test starts it with New, points slack-go at it with
 // slack.OptionAPIURL(srv.APIURL()) and the tokens from BotToken and AppToken,
-// drives the bot with SlashCommand, Click and SubmitView, and inspects what the
-// bot posted with Messages, Ephemerals and the Wait methods. Faults (disconnects,
-// dropped connections, missing pings, revoked tokens, 429s and errors) are
-// injected with Disconnect, DropConnections, StopPinging, RevokeAppToken and
-// FailNext.
+// drives the bot with SlashCommand, Click, SubmitView, SendEvent and
+// AppHomeOpened, and inspects what the bot did with Messages, Replies,
+// Ephemerals, Views, HomeView and the Wait methods. Workspace state is set
+// up with WithUser, SetUser, CreateUserGroup and WithScopes. Faults
+// (disconnects, dropped connections, missing pings, revoked tokens, 429s,
+// errors, refusals for a while, on one method or one channel) are injected
+// with Disconnect, DropConnections, StopPinging, RevokeAppToken, FailNext and
+// FailAlways.
+//
+// The fake enforces the limits Slack documents, and only those, and answers
+// with the error codes Slack documents or is seen to send; comments cite the
+// source where the choice is not obvious.
 //
 // All methods are safe for concurrent use.
 package fakeslack
@@ -38,7 +45,8 @@ var (
 	// ErrAckTooLarge means the ack was 20 KB or larger; Slack silently drops
 	// such acks, so the envelope counts as unacknowledged.
 	ErrAckTooLarge = errors.New("fakeslack: ack of 20 KB or more dropped")
-	// ErrUnknownView means SubmitView named a view that is not open for the user.
+	// ErrUnknownView means SubmitView or Click named a view that is not the
+	// user's.
 	ErrUnknownView = errors.New("fakeslack: no such open view")
 	// ErrClosed means the server has been closed.
 	ErrClosed = errors.New("fakeslack: server closed")
@@ -54,8 +62,11 @@ type User struct {
 	RealName string // defaults to Name
 	TZ       string // IANA zone; defaults to "UTC"
 	Email    string
-	IsBot    bool
-	Deleted  bool
+	IsBot    bool // conversations.open answers cannot_dm_bot
+	// Deleted marks a deactivated account: conversations.open answers
+	// user_disabled, users.info shows "deleted":true, and chat.postMessage
+	// to the user's ID or DM still succeeds, as in Slack.
+	Deleted bool
 }
 
 // Option configures a Server.
@@ -80,6 +91,9 @@ type config struct {
 	grace        time.Duration
 	postEvery    time.Duration
 	postBurst    int
+	homeTab      bool
+	eventRetries []time.Duration
+	scopes       []string
 	logf         Logf
 }
 
@@ -101,6 +115,8 @@ func defaultConfig() config {
 		responseUses: 5,
 		maxConns:     10,
 		grace:        time.Second,
+		homeTab:      true,
+		scopes:       defaultScopes,
 	}
 }
 
@@ -181,6 +197,11 @@ func WithPostMessageLimit(every time.Duration, burst int) Option {
 	}
 }
 
+// WithHomeTab turns the app's Home tab on (the default) or off. With it
+// off views.publish answers not_enabled, as Slack does when the app's
+// settings do not enable the Home tab.
+func WithHomeTab(enabled bool) Option { return func(c *config) { c.homeTab = enabled } }
+
 // WithLogf sets the logger. New defaults to tb.Logf, Start to no logging.
 func WithLogf(logf Logf) Option { return func(c *config) { c.logf = logf } }
 
@@ -213,6 +234,7 @@ type Server struct {
 
 	// Web API.
 	calls       map[string]int
+	callTimes   map[string][]time.Time
 	faults      map[string][]*fault
 	rateLimited map[string]int
 	buckets     map[string]*bucket
@@ -229,6 +251,11 @@ type Server struct {
 	triggers   map[string]*trigger
 	views      map[string]*view
 	viewOrder  []string
+	events     map[string]*eventState // event_id → deliveries
+	homes      map[string]*view       // user → published Home tab
+	homeCount  map[string]int         // user → views.publish calls that succeeded
+	groups     map[string]*UserGroup  // ID → user group
+	scopes     []string               // the bot token's
 	responses  map[string]*responseURL
 }
 
@@ -267,6 +294,7 @@ func Start(opts ...Option) (*Server, error) {
 		pending:     make(map[string][]*pending),
 		lateAcks:    make(map[string]bool),
 		calls:       make(map[string]int),
+		callTimes:   make(map[string][]time.Time),
 		faults:      make(map[string][]*fault),
 		rateLimited: make(map[string]int),
 		buckets:     make(map[string]*bucket),
@@ -278,6 +306,11 @@ func Start(opts ...Option) (*Server, error) {
 		ephemerals:  make(map[string][]Message),
 		triggers:    make(map[string]*trigger),
 		views:       make(map[string]*view),
+		homes:       make(map[string]*view),
+		events:      make(map[string]*eventState),
+		groups:      make(map[string]*UserGroup),
+		scopes:      append([]string(nil), cfg.scopes...),
+		homeCount:   make(map[string]int),
 		responses:   make(map[string]*responseURL),
 	}
 	for _, u := range cfg.users {
@@ -317,6 +350,16 @@ func (s *Server) Close() {
 	s.http.CloseClientConnections()
 	s.http.Close()
 	s.wg.Wait()
+}
+
+// SetUser adds a workspace member or replaces the one with the same ID,
+// for example to deactivate a user during a test (Deleted: true). Unset
+// fields get WithUser's defaults.
+func (s *Server) SetUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[u.ID] = fillUser(u)
+	s.notify()
 }
 
 // URL returns the server's base URL, "http://127.0.0.1:PORT".

@@ -18,9 +18,11 @@ const (
 	maxOpenTriggers = 4096
 )
 
-// View is an open modal.
+// View is an open modal or a published Home tab.
 type View struct {
-	ID              string
+	ID   string
+	Type string // "modal" or "home"
+	// User is the user the modal is open for or the Home tab belongs to.
 	User            string
 	CallbackID      string
 	PrivateMetadata string
@@ -48,6 +50,7 @@ func (v *view) export() View {
 	blocks, _ := json.Marshal(v.obj["blocks"])
 	return View{
 		ID:              v.id,
+		Type:            str(v.obj["type"]),
 		User:            v.user,
 		CallbackID:      str(v.obj["callback_id"]),
 		PrivateMetadata: str(v.obj["private_metadata"]),
@@ -99,6 +102,14 @@ func (s *Server) useTrigger(id string) (*trigger, error) {
 // parseView decodes and validates a modal view. It returns "" or an error
 // code and a detail.
 func parseView(raw json.RawMessage) (obj map[string]any, code, detail string) {
+	return parseViewOf(raw, "modal")
+}
+
+// parseViewOf decodes and validates a view of type typ, "modal" (views.open,
+// views.push, views.update) or "home" (views.publish). Both surfaces take
+// 100 blocks and the same block limits; only modals have a title and
+// submit and close buttons.
+func parseViewOf(raw json.RawMessage, typ string) (obj map[string]any, code, detail string) {
 	if !present(raw) {
 		return nil, "invalid_arguments", "missing required field: view"
 	}
@@ -108,16 +119,18 @@ func parseView(raw json.RawMessage) (obj map[string]any, code, detail string) {
 	if err := decodeJSON(raw, &obj); err != nil || obj == nil {
 		return nil, "invalid_arguments", "view must be a JSON object"
 	}
-	if obj["type"] != "modal" {
-		return nil, "invalid_arguments", "must be modal [json-pointer:/view/type]"
+	if obj["type"] != typ {
+		return nil, "invalid_arguments", "must be " + typ + " [json-pointer:/view/type]"
 	}
-	if d := checkLen("/view/title/text", textOf(obj["title"]), 1, maxTitle); d != "" {
-		return nil, "invalid_arguments", d
-	}
-	for _, k := range []string{"submit", "close"} {
-		if v, ok := obj[k]; ok && v != nil {
-			if d := checkLen("/view/"+k+"/text", textOf(v), 1, maxTitle); d != "" {
-				return nil, "invalid_arguments", d
+	if typ == "modal" {
+		if d := checkLen("/view/title/text", textOf(obj["title"]), 1, maxTitle); d != "" {
+			return nil, "invalid_arguments", d
+		}
+		for _, k := range []string{"submit", "close"} {
+			if v, ok := obj[k]; ok && v != nil {
+				if d := checkLen("/view/"+k+"/text", textOf(v), 1, maxTitle); d != "" {
+					return nil, "invalid_arguments", d
+				}
 			}
 		}
 	}
@@ -131,7 +144,10 @@ func parseView(raw json.RawMessage) (obj map[string]any, code, detail string) {
 	if d := checkBlocks(blocks, maxViewBlocks); d != "" {
 		return nil, "invalid_arguments", d
 	}
-	if obj["submit"] == nil {
+	if n := markdownChars(decodeBlocks(blocks)); n > maxMarkdown {
+		return nil, "invalid_arguments", fmt.Sprintf("markdown blocks hold %d characters; the limit is %d [json-pointer:/view/blocks]", n, maxMarkdown)
+	}
+	if typ == "modal" && obj["submit"] == nil {
 		for _, b := range decodeBlocks(blocks) {
 			if b["type"] == "input" {
 				return nil, "invalid_arguments", "must provide submit when using input blocks [json-pointer:/view/submit]"
@@ -159,6 +175,18 @@ func (s *Server) openView(user string, obj map[string]any, prev string) *view {
 			obj[k] = v
 		}
 	}
+	s.stampView(obj, id, root, previous)
+	v := &view{id: id, user: user, obj: obj}
+	s.views[id] = v
+	s.viewOrder = append(s.viewOrder, id)
+	s.logf("fakeslack: view %s opened for %s (callback_id %q)", id, user, obj["callback_id"])
+	s.notify()
+	return v
+}
+
+// stampView adds the fields Slack adds to a view it stores. The caller
+// holds s.mu.
+func (s *Server) stampView(obj map[string]any, id, root string, previous any) {
 	obj["id"] = id
 	obj["team_id"] = s.cfg.teamID
 	obj["state"] = map[string]any{"values": map[string]any{}}
@@ -168,12 +196,6 @@ func (s *Server) openView(user string, obj map[string]any, prev string) *view {
 	obj["app_id"] = s.cfg.appID
 	obj["app_installed_team_id"] = s.cfg.teamID
 	obj["bot_id"] = s.cfg.botID
-	v := &view{id: id, user: user, obj: obj}
-	s.views[id] = v
-	s.viewOrder = append(s.viewOrder, id)
-	s.logf("fakeslack: view %s opened for %s (callback_id %q)", id, user, obj["callback_id"])
-	s.notify()
-	return v
 }
 
 // replaceView replaces a view's content, keeping its identity. The caller

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // reply is the JSON body of a Web API answer.
@@ -20,6 +21,7 @@ type reply map[string]any
 type apiError struct {
 	code   string
 	detail string // Slack's explanation, sent in "errors" and response_metadata
+	extra  reply  // further top-level fields, such as missing_scope's needed
 }
 
 func (e *apiError) Error() string { return e.code }
@@ -42,15 +44,28 @@ var handlers = map[string]func(*Server, params) (reply, error){
 	"views.open":         (*Server).viewsOpen,
 	"views.update":       (*Server).viewsUpdate,
 	"views.push":         (*Server).viewsPush,
+	"views.publish":      (*Server).viewsPublish,
+
+	"usergroups.users.list": (*Server).usergroupsUsersList,
 }
 
 // serveAPI serves POST /api/<method>: the call is counted, injected faults
-// apply, then apps.connections.open or a handler answers.
+// apply, then apps.connections.open or a handler answers. The request is
+// parsed first so that a fault limited to one channel can see the channel.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	var (
+		p    params
+		tok  string
+		perr error
+	)
+	if method != "apps.connections.open" {
+		p, tok, perr = parseRequest(r)
+	}
 	s.mu.Lock()
 	s.calls[method]++
-	f := s.takeFault(method)
+	s.callTimes[method] = append(s.callTimes[method], time.Now())
+	f := s.takeFault(method, faultTarget(p))
 	s.notify()
 	s.mu.Unlock()
 	if f != nil && s.applyFault(w, r, method, f, false) {
@@ -66,9 +81,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, reply{"ok": false, "error": "unknown_method"})
 		return
 	}
-	p, tok, err := parseRequest(r)
-	if err != nil {
-		writeError(w, err.Error())
+	if perr != nil {
+		writeError(w, perr.Error())
 		return
 	}
 
@@ -113,6 +127,9 @@ func (s *Server) dispatch(method string, h func(*Server, params) (reply, error),
 		}
 		s.logf("fakeslack: %s: %s %s", method, e.code, e.detail)
 		body := reply{"ok": false, "error": e.code}
+		for k, v := range e.extra {
+			body[k] = v
+		}
 		if e.detail != "" {
 			body["errors"] = []string{e.detail}
 			body["response_metadata"] = reply{"messages": []string{"[ERROR] " + e.detail}}
@@ -214,26 +231,53 @@ type Fault struct {
 	Count int
 	// Delay holds the answer back, then the call fails or proceeds.
 	Delay time.Duration
+	// Channel, if set, limits the fault to calls that name that
+	// conversation; other calls of the method pass it by and neither see
+	// nor use it up. A call names the conversation in its channel argument,
+	// or, for conversations.open, views.publish and users.info, in its
+	// users, user_id or user argument; a response URL names the channel of
+	// the interaction that issued it. A user ID and that user's DM with the
+	// bot name the same conversation, so Channel "U123" also catches
+	// chat.postMessage to D123 and Channel "D123" catches conversations.open
+	// of U123. Slack rate-limits chat.postMessage per channel, so a 429 with
+	// Channel set models one busy channel.
+	Channel string
+	// For, if positive, ends the fault that long after it is injected, even
+	// if FailNext's count is not used up: apps.connections.open refusing for
+	// a while, as when Slack is down, then accepting again.
+	For time.Duration
+	// Drop, if set, closes the TCP connection without any answer, like a
+	// network failure; Status and Error are then ignored. A Delay still
+	// applies first.
+	Drop bool
 }
 
 type fault struct {
 	Fault
-	left int // calls left to fail; -1 is forever
+	left  int       // calls left to fail; -1 is forever
+	until time.Time // zero: no end
 }
 
 // FailNext makes the next f.Count calls of method fail with f. Faults queue
-// up behind earlier ones for the same method.
+// up behind earlier ones for the same method; a call takes the first one
+// whose Channel matches it.
 func (s *Server) FailNext(method string, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[method] = append(s.faults[method], &fault{Fault: f, left: max(f.Count, 1)})
+	s.addFault(method, &fault{Fault: f, left: max(f.Count, 1)})
 }
 
-// FailAlways makes every call of method fail with f until ClearFaults.
+// FailAlways makes every call of method fail with f until ClearFaults, or
+// until f.For has passed.
 func (s *Server) FailAlways(method string, f Fault) {
+	s.addFault(method, &fault{Fault: f, left: -1})
+}
+
+func (s *Server) addFault(method string, f *fault) {
+	if f.For > 0 {
+		f.until = time.Now().Add(f.For)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults[method] = append(s.faults[method], &fault{Fault: f, left: -1})
+	s.faults[method] = append(s.faults[method], f)
 }
 
 // ClearFaults removes every injected fault.
@@ -243,21 +287,69 @@ func (s *Server) ClearFaults() {
 	clear(s.faults)
 }
 
-// takeFault returns the fault for this call of method, if any. The caller
-// holds s.mu.
-func (s *Server) takeFault(method string) *Fault {
-	list := s.faults[method]
-	if len(list) == 0 {
-		return nil
-	}
-	f := list[0]
-	if f.left > 0 {
-		f.left--
-		if f.left == 0 {
-			s.faults[method] = list[1:]
+// faultTarget returns the conversation or user a call names, for
+// Fault.Channel.
+func faultTarget(p params) string {
+	for _, k := range []string{"channel", "users", "user_id", "user"} {
+		if v := strings.TrimSpace(p[k]); v != "" {
+			return v
 		}
 	}
-	return &f.Fault
+	return ""
+}
+
+// takeFault returns the fault for this call of method, naming target, if
+// any, and uses it up. Expired faults are dropped. The caller holds s.mu.
+func (s *Server) takeFault(method, target string) *Fault {
+	if len(s.faults[method]) == 0 {
+		return nil
+	}
+	now := time.Now()
+	list := s.faults[method][:0:0]
+	for _, f := range s.faults[method] {
+		if f.until.IsZero() || now.Before(f.until) {
+			list = append(list, f)
+		}
+	}
+	s.faults[method] = list
+	for i, f := range list {
+		if f.Channel != "" && !s.sameConversation(f.Channel, target) {
+			continue
+		}
+		if f.left > 0 {
+			f.left--
+			if f.left == 0 {
+				s.faults[method] = append(list[:i:i], list[i+1:]...)
+			}
+		}
+		out := f.Fault
+		return &out
+	}
+	return nil
+}
+
+// sameConversation reports whether a and b name the same conversation, a
+// user and the user's DM with the bot counting as one. The caller holds
+// s.mu.
+func (s *Server) sameConversation(a, b string) bool {
+	return a != "" && b != "" && s.conversationKey(a) == s.conversationKey(b)
+}
+
+// conversationKey maps a DM to its user and anything else to itself. A DM
+// not opened yet is recognised by the ID DMOf gives it. The caller holds
+// s.mu.
+func (s *Server) conversationKey(id string) string {
+	if u, ok := s.dmUsers[id]; ok {
+		return u
+	}
+	if strings.HasPrefix(id, "D") {
+		for u := range s.users {
+			if DMOf(u) == id {
+				return u
+			}
+		}
+	}
+	return id
 }
 
 // applyFault delays and then, unless the fault is a pure delay, writes the
@@ -271,6 +363,17 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, method strin
 		case <-s.done:
 		}
 		t.Stop()
+	}
+	if f.Drop {
+		s.logf("fakeslack: %s: injected fault: connection dropped", method)
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+				return true
+			}
+		}
+		// No hijacking (HTTP/2): abort the handler, which resets the stream.
+		panic(http.ErrAbortHandler)
 	}
 	if f.Status == 0 && f.Error == "" {
 		return false
@@ -367,6 +470,12 @@ func (s *Server) authTest(params) (reply, error) {
 // resolveChannel returns the conversation a message for ch goes to: a known
 // channel, an open DM, or, for a user ID, the bot's DM with that user. The
 // caller holds s.mu.
+//
+// A deactivated user still gets the message: Slack answers ok, since the
+// DM's history outlives the account (Slack staff in
+// slackapi/python-slack-sdk#1156, "chat_postMessage succeeds to deleted
+// user"). Only conversations.open refuses, with user_disabled. A bot user
+// has no DM with the bot, so its ID is not a channel.
 func (s *Server) resolveChannel(ch string) (string, error) {
 	if _, ok := s.channels[ch]; ok {
 		return ch, nil
@@ -374,7 +483,7 @@ func (s *Server) resolveChannel(ch string) (string, error) {
 	if _, ok := s.dmUsers[ch]; ok {
 		return ch, nil
 	}
-	if u, ok := s.users[ch]; ok && !u.Deleted && !u.IsBot {
+	if u, ok := s.users[ch]; ok && !u.IsBot {
 		return s.dmFor(ch), nil
 	}
 	return "", errCode("channel_not_found")
@@ -407,11 +516,20 @@ func (s *Server) messageObject(m Message) reply {
 	if m.Attachments != nil {
 		o["attachments"] = m.Attachments
 	}
-	if m.ThreadTS != "" {
+	switch {
+	case m.ThreadTS != "":
 		o["thread_ts"] = m.ThreadTS
+		if m.Broadcast {
+			o["subtype"] = "thread_broadcast"
+		}
+	case m.ReplyCount > 0:
+		o["thread_ts"], o["reply_count"], o["latest_reply"] = m.TS, m.ReplyCount, m.LatestReply
 	}
 	return o
 }
+
+// isTrue reports whether a boolean argument is set, as "true" or "1".
+func isTrue(v string) bool { return v == "true" || v == "1" }
 
 func messageError(text string, blocks, attachments json.RawMessage) error {
 	if code, detail := checkMessage(text, blocks, attachments); code != "" {
@@ -425,19 +543,34 @@ func (s *Server) chatPostMessage(p params) (reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	thread, err := s.threadParent(ch, p["thread_ts"])
+	if err != nil {
+		return nil, err
+	}
 	text, blocks, atts := p["text"], json.RawMessage(p["blocks"]), json.RawMessage(p["attachments"])
 	if err := messageError(text, blocks, atts); err != nil {
 		return nil, err
 	}
+	text, cut := truncateText(text)
 	m := s.post(Message{
 		Channel:     ch,
-		ThreadTS:    p["thread_ts"],
+		ThreadTS:    thread,
+		Broadcast:   isTrue(p["reply_broadcast"]),
 		Text:        text,
 		Blocks:      compact(blocks),
 		Attachments: compact(atts),
 		Source:      "chat.postMessage",
 	})
-	return reply{"channel": ch, "ts": m.TS, "message": s.messageObject(m)}, nil
+	return warnIf(cut, reply{"channel": ch, "ts": m.TS, "message": s.messageObject(m)}), nil
+}
+
+// warnIf adds Slack's truncation warning to out if cut is set.
+func warnIf(cut bool, out reply) reply {
+	if cut {
+		out["warning"] = "message_truncated"
+		out["response_metadata"] = truncationWarning
+	}
+	return out
 }
 
 func (s *Server) chatPostEphemeral(p params) (reply, error) {
@@ -456,6 +589,7 @@ func (s *Server) chatPostEphemeral(p params) (reply, error) {
 	if err := messageError(text, blocks, atts); err != nil {
 		return nil, err
 	}
+	text, cut := truncateText(text)
 	m := s.postEphemeral(Message{
 		Channel:     ch,
 		ThreadTS:    p["thread_ts"],
@@ -464,7 +598,7 @@ func (s *Server) chatPostEphemeral(p params) (reply, error) {
 		Attachments: compact(atts),
 		Source:      "chat.postEphemeral",
 	}, user)
-	return reply{"message_ts": m.TS}, nil
+	return warnIf(cut, reply{"message_ts": m.TS}), nil
 }
 
 // editable returns the bot's message at ts in ch, which must be a channel or
@@ -491,6 +625,9 @@ func (s *Server) chatUpdate(p params) (reply, error) {
 		return nil, err
 	}
 	text, blocks, atts := p["text"], json.RawMessage(p["blocks"]), json.RawMessage(p["attachments"])
+	if n := utf8.RuneCountInString(text); n > maxUpdateText {
+		return nil, &apiError{code: "msg_too_long", detail: fmt.Sprintf("text is %d characters; the limit is %d", n, maxUpdateText)}
+	}
 	if err := messageError(text, blocks, atts); err != nil {
 		return nil, err
 	}
@@ -529,16 +666,22 @@ func (s *Server) conversationsOpen(p params) (reply, error) {
 	case len(users) > 1:
 		return nil, &apiError{code: "not_supported", detail: "fakeslack supports 1:1 DMs only"}
 	}
+	// user_disabled is documented for a deactivated user; cannot_dm_bot is
+	// not in the method's error table but is what Slack answers a bot
+	// token asking for a DM with a bot user: public clients special-case
+	// it right after conversations.open and im.open.
 	u, ok := s.users[users[0]]
 	switch {
 	case !ok:
 		return nil, errCode("user_not_found")
 	case u.Deleted:
 		return nil, errCode("user_disabled")
+	case u.IsBot:
+		return nil, errCode("cannot_dm_bot")
 	}
 	_, existed := s.dms[u.ID]
 	d := s.dmFor(u.ID)
-	if p["return_im"] != "true" && p["return_im"] != "1" {
+	if !isTrue(p["return_im"]) {
 		return reply{"channel": reply{"id": d}}, nil
 	}
 	return reply{
