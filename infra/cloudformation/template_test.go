@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -38,11 +39,71 @@ func validParams(overrides ...string) map[string]string {
 }
 
 // objectActions are the actions the collaborator role may perform on
-// objects; bucketActions those it may perform on the buckets.
+// objects; consoleActions the bucket-level ones; kmsActions those on the
+// keys of SSE-KMS buckets; stsActions what the bot may do to the role.
 var (
-	objectActions = []string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"}
-	stsActions    = []string{"sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"}
+	objectActions  = []string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"}
+	consoleActions = []string{"s3:GetBucketLocation", "s3:ListAllMyBuckets", "s3:ListBucket"}
+	kmsActions     = []string{"kms:Decrypt", "kms:GenerateDataKey"}
+	stsActions     = []string{"sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"}
 )
+
+// Logical IDs of the policies around the collaborator role.
+const (
+	permissionsPolicy = "CollaboratorPermissions"
+	boundaryPolicy    = "CollaboratorBoundary"
+	botPolicy         = "BotPolicy"
+)
+
+// The session tag keys the bot sets (internal/federation sessionTags), in
+// the template's order.
+var botTagKeys = []string{"request-id", "approver"}
+
+// Example KMS key ARNs, one set per partition.
+var (
+	awsKeys = []string{
+		"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+	}
+	govKeys = []string{"arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+	cnKeys  = []string{"arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+)
+
+// A policyCase is one deployment of the template: parameters, partition,
+// and what the collaborator role should then be allowed.
+type policyCase struct {
+	name      string
+	params    map[string]string
+	partition string // "" means aws
+	buckets   []string
+	prefix    string
+	keys      []string
+}
+
+func (c policyCase) part() string {
+	if c.partition == "" {
+		return "aws"
+	}
+	return c.partition
+}
+
+// policyCases covers 1 to 5 buckets, with and without a prefix, with and
+// without KMS keys, in the three partitions.
+func policyCases() []policyCase {
+	return []policyCase{
+		{"OneBucket", validParams(), "", []string{"collab-bucket"}, "shared/", nil},
+		{"TwoBuckets", validParams("BucketNames=collab-bucket,audit-exports"), "", []string{"collab-bucket", "audit-exports"}, "shared/", nil},
+		{"FiveBucketsNestedPrefix", validParams("BucketNames=b-one,b-two,b.three,b-four,b-five", "Prefix=teams/finance q1/"), "", []string{"b-one", "b-two", "b.three", "b-four", "b-five"}, "teams/finance q1/", nil},
+		{"WholeBuckets", validParams("BucketNames=collab-bucket,audit-exports,third-bucket", "Prefix="), "", []string{"collab-bucket", "audit-exports", "third-bucket"}, "", nil},
+		{"OneKey", validParams("KmsKeyArns=" + awsKeys[0]), "", []string{"collab-bucket"}, "shared/", awsKeys[:1]},
+		{"FourBucketsTwoKeys", validParams("BucketNames=a-bucket,b-bucket,c-bucket,d-bucket", "KmsKeyArns="+strings.Join(awsKeys, ",")), "", []string{"a-bucket", "b-bucket", "c-bucket", "d-bucket"}, "shared/", awsKeys},
+		{"WholeBucketsKey", validParams("Prefix=", "KmsKeyArns="+awsKeys[1]), "", []string{"collab-bucket"}, "", awsKeys[1:]},
+		{"GovCloud", validParams(), "aws-us-gov", []string{"collab-bucket"}, "shared/", nil},
+		{"GovCloudKey", validParams("BucketNames=a-bucket,b-bucket,c-bucket", "KmsKeyArns="+govKeys[0]), "aws-us-gov", []string{"a-bucket", "b-bucket", "c-bucket"}, "shared/", govKeys},
+		{"China", validParams("BucketNames=a-bucket,b-bucket"), "aws-cn", []string{"a-bucket", "b-bucket"}, "shared/", nil},
+		{"ChinaKeyWholeBuckets", validParams("BucketNames=a-bucket,b-bucket,c-bucket,d-bucket,e-bucket", "Prefix=", "KmsKeyArns="+cnKeys[0]), "aws-cn", []string{"a-bucket", "b-bucket", "c-bucket", "d-bucket", "e-bucket"}, "", cnKeys},
+	}
+}
 
 func TestGoformationOpen(t *testing.T) {
 	tpl, err := goformation.Open(templatePath)
@@ -51,8 +112,10 @@ func TestGoformationOpen(t *testing.T) {
 	}
 	want := map[string]string{
 		"CollaboratorRole":   "AWS::IAM::Role",
+		permissionsPolicy:    "AWS::IAM::ManagedPolicy",
+		boundaryPolicy:       "AWS::IAM::ManagedPolicy",
+		botPolicy:            "AWS::IAM::ManagedPolicy",
 		"BotRole":            "AWS::IAM::Role",
-		"BotRolePolicy":      "AWS::IAM::RolePolicy",
 		"BotInstanceProfile": "AWS::IAM::InstanceProfile",
 		"TooManyBucketNames": "AWS::IAM::RolePolicy",
 	}
@@ -100,6 +163,8 @@ Resources:
 	}{
 		{"Known", "", false},
 		{"Unknown", "      MaxSessionDurations: 3600\n", true},
+		{"KnownBoundary", "      PermissionsBoundary: arn:aws:iam::123456789012:policy/b\n", false},
+		{"UnknownBoundary", "      PermissionBoundary: arn:aws:iam::123456789012:policy/b\n", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".yaml")
@@ -110,31 +175,33 @@ Resources:
 			if got := err != nil; got != tc.wantErr {
 				t.Fatalf("goformation.Open error = %v; want error: %v", err, tc.wantErr)
 			}
-			if tc.wantErr && !strings.Contains(err.Error(), "MaxSessionDurations") {
+			if tc.wantErr && !strings.Contains(err.Error(), strings.TrimSuffix(strings.Fields(tc.extra)[0], ":")) {
 				t.Errorf("error %q does not name the unknown property", err)
 			}
 		})
 	}
 }
 
-// TestNoWildcardActions looks at every Action in the template source, in
-// every branch of every condition.
-func TestNoWildcardActions(t *testing.T) {
-	raw := readRawTemplate(t)
-	n := 0
+// wildcardActionProblems walks v (a template or policy, before rendering,
+// so every branch of every condition) and reports every Allow or
+// effect-less statement whose Action has a wildcard, and every NotAction,
+// NotResource or NotPrincipal. A Deny may use "*": it can only take
+// permissions away. n is the number of actions seen.
+func wildcardActionProblems(v any) (problems []string, n int) {
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
 			for k, x := range v {
 				if k == "NotAction" || k == "NotResource" || k == "NotPrincipal" {
-					t.Errorf("%s is used; write the allowed set explicitly", k)
+					problems = append(problems, k+" is used; write the allowed set explicitly")
 				}
 				if k == "Action" {
+					deny := v["Effect"] == "Deny"
 					walkStrings(x, func(s string) {
 						n++
-						if strings.ContainsAny(s, "*?") {
-							t.Errorf("Action %q has a wildcard", s)
+						if strings.ContainsAny(s, "*?") && !deny {
+							problems = append(problems, fmt.Sprintf("Action %q has a wildcard", s))
 						}
 					})
 				}
@@ -146,128 +213,316 @@ func TestNoWildcardActions(t *testing.T) {
 			}
 		}
 	}
-	walk(raw["Resources"])
-	if n < 10 {
+	walk(v)
+	return problems, n
+}
+
+// TestNoWildcardActions looks at every Action in the template source, in
+// every branch of every condition.
+func TestNoWildcardActions(t *testing.T) {
+	problems, n := wildcardActionProblems(readRawTemplate(t)["Resources"])
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if n < 20 {
 		t.Fatalf("found %d actions in the template; the walk is broken", n)
+	}
+	// The walk itself: it finds a wildcard in an Allow, also inside an
+	// Fn::If branch, and lets a Deny use "*".
+	for _, tc := range []struct {
+		name string
+		doc  string
+		want int
+	}{
+		{"AllowWildcard", `{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`, 1},
+		{"AllowWildcardInIf", `{"Statement":[{"Fn::If":["C",{"Effect":"Allow","Action":["kms:Decrypt","kms:*"]},{"Ref":"AWS::NoValue"}]}]}`, 1},
+		{"NoEffectQuestionMark", `{"Action":"s3:Get?bject"}`, 1},
+		{"NotAction", `{"Statement":[{"Effect":"Deny","NotAction":"s3:GetObject","Resource":"*"}]}`, 1},
+		{"DenyStar", `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`, 0},
+		{"AllowExact", `{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"*"}]}`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var doc any
+			if err := json.Unmarshal([]byte(tc.doc), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := wildcardActionProblems(doc); len(got) != tc.want {
+				t.Errorf("problems %q; want %d", got, tc.want)
+			}
+		})
 	}
 }
 
+// checkCeilingAllows checks the Allow statements of the collaborator
+// role's permissions policy or boundary: object actions on BUCKET/PREFIX*
+// only, listing inside the prefix, the console calls, and the KMS keys
+// through S3 only.
+func checkCeilingAllows(t *testing.T, tc policyCase, stmts []statement) {
+	t.Helper()
+	partition := tc.part()
+	var bucketARNs, objectARNs []string
+	for _, b := range tc.buckets {
+		bucketARNs = append(bucketARNs, fmt.Sprintf("arn:%s:s3:::%s", partition, b))
+		objectARNs = append(objectARNs, fmt.Sprintf("arn:%s:s3:::%s/%s*", partition, b, tc.prefix))
+	}
+	if want := 4 + min(len(tc.keys), 1); len(stmts) != want {
+		t.Errorf("got %d Allow statements; want %d (list, location, list buckets, objects, KMS if keys)", len(stmts), want)
+	}
+	seen := map[string]bool{}
+	for _, s := range stmts {
+		if s.Effect != "Allow" {
+			t.Errorf("statement %q: Effect %q; want Allow", s.Sid, s.Effect)
+		}
+		if s.Principal != nil {
+			t.Errorf("statement %q: identity policy has a Principal", s.Sid)
+		}
+		if len(s.Action) == 0 || len(s.Resource) == 0 {
+			t.Errorf("statement %q: no actions or no resources", s.Sid)
+		}
+		for _, a := range s.Action {
+			seen[a] = true
+		}
+		switch {
+		case slices.Equal(sorted(s.Action), objectActions):
+			// Object actions only on BUCKET/PREFIX* object ARNs.
+			if got := sorted(s.Resource); !slices.Equal(got, sorted(objectARNs)) {
+				t.Errorf("object actions on %q; want exactly %q", got, objectARNs)
+			}
+			for _, res := range s.Resource {
+				if res == "*" || !strings.HasSuffix(res, "/"+tc.prefix+"*") || strings.Count(res, "*") != 1 {
+					t.Errorf("object resource %q is not BUCKET/%s*", res, tc.prefix)
+				}
+			}
+			if s.Condition != nil {
+				t.Errorf("object statement has condition %v", s.Condition)
+			}
+		case slices.Equal(s.Action, []string{"s3:ListBucket"}):
+			if got := sorted(s.Resource); !slices.Equal(got, sorted(bucketARNs)) {
+				t.Errorf("ListBucket on %q; want exactly %q", got, bucketARNs)
+			}
+			if tc.prefix == "" {
+				if s.Condition != nil {
+					t.Errorf("ListBucket for whole buckets has condition %v; want none", s.Condition)
+				}
+				break
+			}
+			want := map[string]map[string][]string{"StringLike": {"s3:prefix": {tc.prefix, tc.prefix + "*"}}}
+			if !reflect.DeepEqual(s.Condition, want) {
+				t.Errorf("ListBucket condition = %v; want %v", s.Condition, want)
+			}
+		case slices.Equal(s.Action, []string{"s3:GetBucketLocation"}):
+			if got := sorted(s.Resource); !slices.Equal(got, sorted(bucketARNs)) {
+				t.Errorf("GetBucketLocation on %q; want exactly %q", got, bucketARNs)
+			}
+		case slices.Equal(s.Action, []string{"s3:ListAllMyBuckets"}):
+			if !slices.Equal(s.Resource, []string{"*"}) || s.Condition != nil {
+				t.Errorf("ListAllMyBuckets on %q with %v; want \"*\" (it has no resource type)", s.Resource, s.Condition)
+			}
+		case slices.Equal(sorted(s.Action), kmsActions):
+			checkKMS(t, tc, s)
+		default:
+			t.Errorf("statement %q has unexpected actions %q", s.Sid, s.Action)
+		}
+		for _, res := range s.Resource {
+			if res == "*" && !slices.Equal(s.Action, []string{"s3:ListAllMyBuckets"}) {
+				t.Errorf("statement %q: %q on resource \"*\"", s.Sid, s.Action)
+			}
+			if res != "*" && !strings.HasPrefix(res, "arn:"+partition+":s3:::") && !strings.HasPrefix(res, "arn:"+partition+":kms:") {
+				t.Errorf("resource %q is not in partition %s", res, partition)
+			}
+		}
+	}
+	want := append(append([]string(nil), objectActions...), consoleActions...)
+	if len(tc.keys) > 0 {
+		want = append(want, kmsActions...)
+	}
+	for _, a := range want {
+		if !seen[a] {
+			t.Errorf("action %s is not granted", a)
+		}
+	}
+	if len(tc.keys) == 0 && (seen["kms:Decrypt"] || seen["kms:GenerateDataKey"]) {
+		t.Error("KMS actions are granted without KmsKeyArns")
+	}
+}
+
+// checkKMS checks the KMS statement: the given key ARNs only, and only
+// when S3 calls KMS (kms:ViaService s3.REGION.URLSUFFIX, where the suffix
+// is amazonaws.com.cn in China).
+func checkKMS(t *testing.T, tc policyCase, s statement) {
+	t.Helper()
+	if len(tc.keys) == 0 {
+		t.Errorf("statement %q grants %q without KmsKeyArns", s.Sid, s.Action)
+		return
+	}
+	if got := sorted(s.Resource); !slices.Equal(got, sorted(tc.keys)) {
+		t.Errorf("KMS actions on %q; want exactly the given keys %q", got, tc.keys)
+	}
+	suffix := map[string]string{"aws": "amazonaws.com", "aws-us-gov": "amazonaws.com", "aws-cn": "amazonaws.com.cn"}[tc.part()]
+	want := map[string]map[string][]string{"StringLike": {"kms:ViaService": {"s3.*." + suffix}}}
+	if !reflect.DeepEqual(s.Condition, want) {
+		t.Fatalf("KMS condition = %v; want %v", s.Condition, want)
+	}
+	ctx := func(via string) requestContext { return requestContext{"kms:ViaService": {via}} }
+	for _, key := range tc.keys {
+		region := strings.Split(key, ":")[3]
+		if ok, err := conditionMatches(s.Condition, ctx("s3."+region+"."+suffix)); err != nil || !ok {
+			t.Errorf("KMS condition refuses S3 in the key's region %s (err %v)", region, err)
+		}
+	}
+	for _, via := range []string{"ec2.us-east-1." + suffix, "kms.us-east-1." + suffix, "s3.cn-north-1.amazonaws.com.cn.example", ""} {
+		if ok, _ := conditionMatches(s.Condition, ctx(via)); ok {
+			t.Errorf("KMS condition allows kms:ViaService %q", via)
+		}
+	}
+	if ok, _ := conditionMatches(s.Condition, requestContext{}); ok {
+		t.Error("KMS condition allows a direct call (no kms:ViaService)")
+	}
+}
+
+// managedPolicyStatements returns the statements of the managed policy
+// logicalID, split into Allows and Denies.
+func managedPolicyStatements(t *testing.T, r *rendered, logicalID string) (allows, denies []statement) {
+	t.Helper()
+	p, err := r.GetIAMManagedPolicyWithName(logicalID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range decodeStatements(t, p.PolicyDocument) {
+		switch s.Effect {
+		case "Allow":
+			allows = append(allows, s)
+		case "Deny":
+			denies = append(denies, s)
+		default:
+			t.Errorf("%s statement %q: Effect %q", logicalID, s.Sid, s.Effect)
+		}
+	}
+	return allows, denies
+}
+
 func TestCollaboratorPolicy(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		params    map[string]string
-		partition string
-		buckets   []string
-		prefix    string
-	}{
-		{"OneBucket", validParams(), "", []string{"collab-bucket"}, "shared/"},
-		{"TwoBuckets", validParams("BucketNames=collab-bucket,audit-exports"), "", []string{"collab-bucket", "audit-exports"}, "shared/"},
-		{"FiveBucketsNestedPrefix", validParams("BucketNames=b-one,b-two,b.three,b-four,b-five", "Prefix=teams/finance q1/"), "", []string{"b-one", "b-two", "b.three", "b-four", "b-five"}, "teams/finance q1/"},
-		{"WholeBuckets", validParams("BucketNames=collab-bucket,audit-exports,third-bucket", "Prefix="), "", []string{"collab-bucket", "audit-exports", "third-bucket"}, ""},
-		{"GovCloud", validParams(), "aws-us-gov", []string{"collab-bucket"}, "shared/"},
-		{"China", validParams("BucketNames=a-bucket,b-bucket"), "aws-cn", []string{"a-bucket", "b-bucket"}, "shared/"},
-	} {
+	for _, tc := range policyCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := render(readRawTemplate(t), tc.params, renderOptions{partition: tc.partition})
 			if err != nil {
 				t.Fatal(err)
 			}
-			partition := tc.partition
-			if partition == "" {
-				partition = "aws"
+			allows, denies := managedPolicyStatements(t, r, permissionsPolicy)
+			if len(denies) != 0 {
+				t.Errorf("%s has Deny statements %+v", permissionsPolicy, denies)
 			}
-			var bucketARNs, objectARNs []string
-			for _, b := range tc.buckets {
-				bucketARNs = append(bucketARNs, fmt.Sprintf("arn:%s:s3:::%s", partition, b))
-				objectARNs = append(objectARNs, fmt.Sprintf("arn:%s:s3:::%s/%s*", partition, b, tc.prefix))
-			}
-
-			role, err := r.GetIAMRoleWithName("CollaboratorRole")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(role.Policies) != 1 {
-				t.Fatalf("CollaboratorRole has %d inline policies; want 1", len(role.Policies))
-			}
-			if len(role.ManagedPolicyArns) != 0 || role.PermissionsBoundary != nil {
-				t.Errorf("CollaboratorRole has managed policies %v / boundary %v; want the inline policy only", role.ManagedPolicyArns, role.PermissionsBoundary)
-			}
-			stmts := decodeStatements(t, role.Policies[0].PolicyDocument)
-			if len(stmts) != 4 {
-				t.Errorf("got %d statements; want 4 (list, location, list buckets, objects)", len(stmts))
-			}
-
-			seen := map[string]bool{}
-			for _, s := range stmts {
-				if s.Effect != "Allow" {
-					t.Errorf("statement %q: Effect %q; want Allow", s.Sid, s.Effect)
-				}
-				if s.Principal != nil {
-					t.Errorf("statement %q: identity policy has a Principal", s.Sid)
-				}
-				if len(s.Action) == 0 || len(s.Resource) == 0 {
-					t.Errorf("statement %q: no actions or no resources", s.Sid)
-				}
-				for _, a := range s.Action {
-					seen[a] = true
-				}
-				switch {
-				case slices.Equal(sorted(s.Action), objectActions):
-					// Object actions only on BUCKET/PREFIX* object ARNs.
-					if got := sorted(s.Resource); !slices.Equal(got, sorted(objectARNs)) {
-						t.Errorf("object actions on %q; want exactly %q", got, objectARNs)
-					}
-					for _, res := range s.Resource {
-						if res == "*" || !strings.HasSuffix(res, "/"+tc.prefix+"*") || strings.Count(res, "*") != 1 {
-							t.Errorf("object resource %q is not BUCKET/%s*", res, tc.prefix)
-						}
-					}
-					if s.Condition != nil {
-						t.Errorf("object statement has condition %v", s.Condition)
-					}
-				case slices.Equal(s.Action, []string{"s3:ListBucket"}):
-					if got := sorted(s.Resource); !slices.Equal(got, sorted(bucketARNs)) {
-						t.Errorf("ListBucket on %q; want exactly %q", got, bucketARNs)
-					}
-					if tc.prefix == "" {
-						if s.Condition != nil {
-							t.Errorf("ListBucket for whole buckets has condition %v; want none", s.Condition)
-						}
-						break
-					}
-					want := map[string]map[string][]string{"StringLike": {"s3:prefix": {tc.prefix, tc.prefix + "*"}}}
-					if fmt.Sprint(s.Condition) != fmt.Sprint(want) {
-						t.Errorf("ListBucket condition = %v; want %v", s.Condition, want)
-					}
-				case slices.Equal(s.Action, []string{"s3:GetBucketLocation"}):
-					if got := sorted(s.Resource); !slices.Equal(got, sorted(bucketARNs)) {
-						t.Errorf("GetBucketLocation on %q; want exactly %q", got, bucketARNs)
-					}
-				case slices.Equal(s.Action, []string{"s3:ListAllMyBuckets"}):
-					if !slices.Equal(s.Resource, []string{"*"}) || s.Condition != nil {
-						t.Errorf("ListAllMyBuckets on %q with %v; want \"*\" (it has no resource type)", s.Resource, s.Condition)
-					}
-				default:
-					t.Errorf("statement %q has unexpected actions %q", s.Sid, s.Action)
-				}
-				for _, res := range s.Resource {
-					if res == "*" && !slices.Equal(s.Action, []string{"s3:ListAllMyBuckets"}) {
-						t.Errorf("statement %q: %q on resource \"*\"", s.Sid, s.Action)
-					}
-					if res != "*" && !strings.HasPrefix(res, "arn:"+partition+":s3:::") {
-						t.Errorf("resource %q is not in partition %s", res, partition)
-					}
-				}
-			}
-			for _, a := range append(objectActions, "s3:ListBucket", "s3:GetBucketLocation", "s3:ListAllMyBuckets") {
-				if !seen[a] {
-					t.Errorf("action %s is not granted", a)
-				}
-			}
+			checkCeilingAllows(t, tc, allows)
 			if _, err := r.GetIAMRolePolicyWithName("TooManyBucketNames"); err == nil {
 				t.Errorf("deployment guard TooManyBucketNames is present for %d buckets", len(tc.buckets))
 			}
 		})
+	}
+}
+
+// forbiddenInBoundary reports an action that must never be inside the
+// collaborator role's ceiling: anything on IAM or STS (the bot's inline
+// policy must not be able to grant those), bucket policies, ACLs and
+// public access blocks.
+func forbiddenInBoundary(action string) bool {
+	a := strings.ToLower(action)
+	return strings.HasPrefix(a, "iam:") || strings.HasPrefix(a, "sts:") ||
+		strings.Contains(a, "policy") || strings.Contains(a, "acl") ||
+		strings.Contains(a, "publicaccessblock") || strings.Contains(a, "ownershipcontrols") ||
+		a == "*" || a == "s3:*"
+}
+
+func TestBoundary(t *testing.T) {
+	for _, tc := range policyCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := render(readRawTemplate(t), tc.params, renderOptions{partition: tc.partition})
+			if err != nil {
+				t.Fatal(err)
+			}
+			allows, denies := managedPolicyStatements(t, r, boundaryPolicy)
+			checkCeilingAllows(t, tc, allows)
+			for _, s := range allows {
+				for _, a := range s.Action {
+					if forbiddenInBoundary(a) {
+						t.Errorf("boundary allows %s", a)
+					}
+				}
+			}
+			// The same Allow statements as the permissions policy, so
+			// neither is wider than the other.
+			perm, _ := managedPolicyStatements(t, r, permissionsPolicy)
+			if !reflect.DeepEqual(allows, perm) {
+				t.Errorf("boundary Allow statements differ from %s:\n%+v\n%+v", permissionsPolicy, allows, perm)
+			}
+
+			// Fail closed: one fixed Deny of everything for a session
+			// without a request-id tag.
+			if len(denies) != 1 {
+				t.Fatalf("boundary has %d Deny statements; want 1", len(denies))
+			}
+			d := denies[0]
+			want := map[string]map[string][]string{"Null": {"aws:PrincipalTag/request-id": {"true"}}}
+			if !slices.Equal(d.Action, []string{"*"}) || !slices.Equal(d.Resource, []string{"*"}) || !reflect.DeepEqual(d.Condition, want) {
+				t.Errorf("boundary Deny = %+v; want Deny * on * with %v", d, want)
+			}
+			for _, c := range []struct {
+				name string
+				ctx  requestContext
+				deny bool
+			}{
+				{"Untagged", requestContext{"aws:PrincipalTag/approver": {"U0999ZZZZ"}}, true},
+				{"NoTags", requestContext{}, true},
+				{"Grant", requestContext{"aws:PrincipalTag/request-id": {"ABCDEFGHIJ"}, "aws:PrincipalTag/approver": {"U0999ZZZZ"}}, false},
+				{"Check", requestContext{"aws:PrincipalTag/request-id": {"check"}}, false},
+			} {
+				got, err := conditionMatches(d.Condition, c.ctx)
+				if err != nil || got != c.deny {
+					t.Errorf("%s session: boundary Deny applies = %v (err %v); want %v", c.name, got, err, c.deny)
+				}
+			}
+		})
+	}
+}
+
+// TestCollaboratorRole checks what is attached to the role: the boundary,
+// the permissions policy, no inline Allow of its own (inline is where the
+// bot writes), and no request-id tag.
+func TestCollaboratorRole(t *testing.T) {
+	for _, params := range []map[string]string{validParams(), validParams("BotPrincipalArn=", "CreateBotRole=true", "KmsKeyArns="+awsKeys[0])} {
+		r := mustRender(t, params)
+		role, err := r.GetIAMRoleWithName("CollaboratorRole")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(role.Policies) != 0 {
+			t.Errorf("CollaboratorRole has %d inline policies; want none (its Allow is %s)", len(role.Policies), permissionsPolicy)
+		}
+		if want := []string{refValue(permissionsPolicy)}; !slices.Equal(role.ManagedPolicyArns, want) {
+			t.Errorf("CollaboratorRole managed policies %q; want %q", role.ManagedPolicyArns, want)
+		}
+		if role.PermissionsBoundary == nil || *role.PermissionsBoundary != refValue(boundaryPolicy) {
+			t.Errorf("CollaboratorRole PermissionsBoundary = %v; want %s", role.PermissionsBoundary, refValue(boundaryPolicy))
+		}
+		// IAM tag keys are case-insensitive.
+		for _, tag := range role.Tags {
+			if strings.EqualFold(tag.Key, "request-id") {
+				t.Errorf("CollaboratorRole is tagged %s=%s; untagged sessions would pass the boundary's Deny", tag.Key, tag.Value)
+			}
+		}
+		// Nothing else in the stack puts a policy on the role.
+		for name, p := range r.GetAllIAMRolePolicyResources() {
+			if p.RoleName == refValue("CollaboratorRole") {
+				t.Errorf("inline policy %s is put on CollaboratorRole", name)
+			}
+		}
+		for name, p := range r.GetAllIAMManagedPolicyResources() {
+			if slices.Contains(p.Roles, refValue("CollaboratorRole")) {
+				t.Errorf("managed policy %s is attached to CollaboratorRole through its Roles", name)
+			}
+		}
+		if len(r.GetAllIAMPolicyResources()) != 0 {
+			t.Errorf("the stack has AWS::IAM::Policy resources %v", r.GetAllIAMPolicyResources())
+		}
 	}
 }
 
@@ -293,6 +548,22 @@ func TestTooManyBuckets(t *testing.T) {
 	}
 }
 
+// assumeRequest is an AssumeRole call as the trust policy sees it.
+func assumeRequest(sourceIdentity string, tags map[string]string, transitive ...string) requestContext {
+	ctx := requestContext{}
+	if sourceIdentity != "" {
+		ctx["sts:SourceIdentity"] = []string{sourceIdentity}
+	}
+	for k, v := range tags {
+		ctx["aws:RequestTag/"+k] = []string{v}
+		ctx["aws:TagKeys"] = append(ctx["aws:TagKeys"], k)
+	}
+	if len(transitive) > 0 {
+		ctx["sts:TransitiveTagKeys"] = transitive
+	}
+	return ctx
+}
+
 func TestTrustPolicy(t *testing.T) {
 	const botArn = "arn:aws:iam::123456789012:role/share-bucket-bot"
 	for _, tc := range []struct {
@@ -316,8 +587,12 @@ func TestTrustPolicy(t *testing.T) {
 			if len(stmts) == 0 {
 				t.Fatal("trust policy has no statements")
 			}
+			pattern := r.params["SourceIdentityPattern"].(string)
+			sourceIdentity := map[string][]string{"sts:SourceIdentity": {pattern}}
+			requestID := map[string][]string{"aws:RequestTag/request-id": {"?*"}}
+			tagKeys := map[string][]string{"aws:TagKeys": botTagKeys}
+			byAction := map[string]statement{}
 			var actions []string
-			assumeConditioned := false
 			for _, s := range stmts {
 				if s.Effect != "Allow" || len(s.Resource) != 0 {
 					t.Errorf("statement %q: Effect %q, Resource %q", s.Sid, s.Effect, s.Resource)
@@ -329,26 +604,86 @@ func TestTrustPolicy(t *testing.T) {
 					t.Errorf("statement %q: principals %q; want %q", s.Sid, got, tc.wantPrincipal)
 				}
 				actions = append(actions, s.Action...)
-				if slices.Contains(s.Action, "sts:AssumeRole") {
-					if !slices.Contains(s.Action, "sts:SetSourceIdentity") {
-						t.Errorf("sts:AssumeRole and sts:SetSourceIdentity are in different statements; the SourceIdentity condition must cover both")
-					}
-					want := fmt.Sprint(map[string]map[string][]string{"StringLike": {"sts:SourceIdentity": {r.params["SourceIdentityPattern"].(string)}}})
-					if got := fmt.Sprint(s.Condition); got != want {
-						t.Errorf("sts:AssumeRole condition = %s; want %s", got, want)
-					} else {
-						assumeConditioned = true
-					}
+				for _, a := range s.Action {
+					byAction[a] = s
 				}
 			}
 			if got := sorted(actions); !slices.Equal(got, stsActions) {
-				t.Errorf("trust policy actions %q; want exactly %q", got, stsActions)
+				t.Fatalf("trust policy actions %q; want exactly %q", got, stsActions)
 			}
-			if !assumeConditioned {
-				t.Error("sts:AssumeRole does not require a SourceIdentity")
+			// The SAR lists aws:RequestTag and aws:TagKeys for AssumeRole
+			// and TagSession, not for SetSourceIdentity, so each action has
+			// its own statement and exactly these conditions.
+			for action, want := range map[string]map[string]map[string][]string{
+				"sts:AssumeRole":        {"StringLike": merge(sourceIdentity, requestID), "ForAllValues:StringEquals": tagKeys},
+				"sts:SetSourceIdentity": {"StringLike": sourceIdentity},
+				"sts:TagSession":        {"StringLike": requestID, "ForAllValues:StringEquals": tagKeys, "Null": {"sts:TransitiveTagKeys": {"true"}}},
+			} {
+				s := byAction[action]
+				if len(s.Action) != 1 {
+					t.Errorf("%s shares statement %q with %q", action, s.Sid, s.Action)
+				}
+				if !reflect.DeepEqual(s.Condition, want) {
+					t.Errorf("%s condition = %v; want %v", action, s.Condition, want)
+				}
+			}
+
+			// The conditions as IAM evaluates them: the bot's own calls
+			// pass, anything that could mint a session the revocation list
+			// cannot name fails.
+			si := strings.ReplaceAll(strings.ReplaceAll(pattern, "*", "U0123ABCD"), "?", "x")
+			grant := map[string]string{"request-id": "ABCDEFGHIJ", "approver": "U0999ZZZZ"}
+			for _, c := range []struct {
+				name string
+				ctx  requestContext
+				ok   bool // every action the call needs is allowed
+			}{
+				{"Grant", assumeRequest(si, grant), true},
+				{"GrantNoApprover", assumeRequest(si, map[string]string{"request-id": "ABCDEFGHIJ"}), true},
+				{"BotCheck", assumeRequest(si, map[string]string{"request-id": "check", "approver": "check"}), true},
+				{"NoTags", assumeRequest(si, nil), false},
+				{"OnlyApprover", assumeRequest(si, map[string]string{"approver": "U0999ZZZZ"}), false},
+				{"EmptyRequestID", assumeRequest(si, map[string]string{"request-id": ""}), false},
+				{"ExtraTagKey", assumeRequest(si, map[string]string{"request-id": "ABCDEFGHIJ", "team": "x"}), false},
+				{"WrongCaseKey", assumeRequest(si, map[string]string{"Request-Id": "ABCDEFGHIJ"}), false},
+				{"Transitive", assumeRequest(si, grant, "request-id"), false},
+				{"NoSourceIdentity", assumeRequest("", grant), false},
+				{"OtherSourceIdentity", assumeRequest("zz-"+si, grant), false},
+			} {
+				// The actions this call needs, as in the SAR's dependent
+				// actions of sts:AssumeRole.
+				needed := []string{"sts:AssumeRole"}
+				if c.ctx["sts:SourceIdentity"] != nil {
+					needed = append(needed, "sts:SetSourceIdentity")
+				}
+				if len(c.ctx["aws:TagKeys"]) > 0 {
+					needed = append(needed, "sts:TagSession")
+				}
+				ok := true
+				for _, a := range needed {
+					m, err := conditionMatches(byAction[a].Condition, c.ctx)
+					if err != nil {
+						t.Fatalf("%s: %v", a, err)
+					}
+					ok = ok && m
+				}
+				if ok != c.ok {
+					t.Errorf("%s: AssumeRole allowed = %v; want %v", c.name, ok, c.ok)
+				}
 			}
 		})
 	}
+}
+
+// merge returns the union of condition key maps.
+func merge(ms ...map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func TestBotPrincipalRequired(t *testing.T) {
@@ -396,15 +731,124 @@ func TestMaxSessionDuration(t *testing.T) {
 	}
 }
 
+// sarPermissionsBoundaryKey says, for each IAM action the bot gets, whether
+// the Service Authorization Reference lists the iam:PermissionsBoundary
+// condition key for it ("Actions, resources, and condition keys for AWS
+// Identity and Access Management", role* resource). A condition on a key
+// the action does not supply is false, so it may be used only where listed.
+var sarPermissionsBoundaryKey = map[string]bool{
+	"iam:PutRolePolicy":    true,
+	"iam:DeleteRolePolicy": true,
+	"iam:GetRolePolicy":    false,
+	"iam:ListRolePolicies": false,
+}
+
+// botMustNotHave are actions that would let the bot widen the collaborator
+// role or escape its boundary.
+var botMustNotHave = []string{
+	"iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+	"iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+	"iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy",
+	"iam:UpdateRole", "iam:TagRole", "iam:UntagRole", "iam:DeleteRole", "iam:PassRole", "iam:CreateRole",
+}
+
+func TestBotPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		params  map[string]string
+		botRole bool
+	}{
+		{"ExistingPrincipal", validParams(), false},
+		{"CreatedBotRole", validParams("BotPrincipalArn=", "CreateBotRole=true"), true},
+		{"Both", validParams("CreateBotRole=true", "KmsKeyArns="+awsKeys[0]), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustRender(t, tc.params)
+			p, err := r.GetIAMManagedPolicyWithName(botPolicy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantRoles []string
+			if tc.botRole {
+				wantRoles = []string{refValue("BotRole")}
+			}
+			if !slices.Equal(p.Roles, wantRoles) || len(p.Users) != 0 || len(p.Groups) != 0 {
+				t.Errorf("%s attached to roles %q users %q groups %q; want roles %q", botPolicy, p.Roles, p.Users, p.Groups, wantRoles)
+			}
+			collaborator := getAttValue("CollaboratorRole", "Arn")
+			boundaryCondition := map[string]map[string][]string{"StringEquals": {"iam:PermissionsBoundary": {refValue(boundaryPolicy)}}}
+			var actions []string
+			for _, s := range decodeStatements(t, p.PolicyDocument) {
+				if s.Effect != "Allow" || s.Principal != nil {
+					t.Errorf("statement %q: Effect %q Principal %v", s.Sid, s.Effect, s.Principal)
+				}
+				if !slices.Equal(s.Resource, []string{collaborator}) {
+					t.Errorf("statement %q on %q; want only the collaborator role %s", s.Sid, s.Resource, collaborator)
+				}
+				actions = append(actions, s.Action...)
+				for _, a := range s.Action {
+					wantBoundary, isIAM := sarPermissionsBoundaryKey[a]
+					switch {
+					case !isIAM && !slices.Contains(stsActions, a):
+						t.Errorf("statement %q grants %s", s.Sid, a)
+					case wantBoundary && !reflect.DeepEqual(s.Condition, boundaryCondition):
+						t.Errorf("%s condition = %v; want %v", a, s.Condition, boundaryCondition)
+					case !wantBoundary && s.Condition != nil:
+						t.Errorf("%s has condition %v; want none (the SAR lists no iam:PermissionsBoundary for it)", a, s.Condition)
+					}
+				}
+			}
+			want := append(slices.Collect(maps.Keys(sarPermissionsBoundaryKey)), stsActions...)
+			if got := sorted(actions); !slices.Equal(got, sorted(want)) {
+				t.Errorf("%s actions %q; want exactly %q", botPolicy, got, sorted(want))
+			}
+			for _, a := range botMustNotHave {
+				if slices.Contains(actions, a) {
+					t.Errorf("%s grants %s", botPolicy, a)
+				}
+			}
+
+			o, ok := r.Outputs["BotPolicyArn"]
+			if !ok || o.Value != refValue(botPolicy) {
+				t.Errorf("output BotPolicyArn = %+v; want %s", o, refValue(botPolicy))
+			}
+			if o.Description == nil || !strings.Contains(*o.Description, "attach") {
+				t.Errorf("BotPolicyArn description does not say to attach it")
+			}
+		})
+	}
+}
+
+// TestBotGetsNothingElse checks that BotPolicy is the bot's only grant in
+// the stack: no other policy names the bot's role, and BotRole has no
+// policies of its own.
+func TestBotGetsNothingElse(t *testing.T) {
+	r := mustRender(t, validParams("BotPrincipalArn=", "CreateBotRole=true"))
+	role, err := r.GetIAMRoleWithName("BotRole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(role.Policies) != 0 || len(role.ManagedPolicyArns) != 0 || role.PermissionsBoundary != nil {
+		t.Errorf("BotRole has inline %d / managed %q policies / boundary %v; want its permissions in %s only", len(role.Policies), role.ManagedPolicyArns, role.PermissionsBoundary, botPolicy)
+	}
+	for name, p := range r.GetAllIAMRolePolicyResources() {
+		if p.RoleName == refValue("BotRole") {
+			t.Errorf("inline policy %s is put on BotRole", name)
+		}
+	}
+	for name, p := range r.GetAllIAMManagedPolicyResources() {
+		if name != botPolicy && slices.Contains(p.Roles, refValue("BotRole")) {
+			t.Errorf("managed policy %s is attached to BotRole", name)
+		}
+	}
+}
+
 func TestBotRole(t *testing.T) {
 	t.Run("Created", func(t *testing.T) {
 		r := mustRender(t, validParams("BotPrincipalArn=", "CreateBotRole=true"))
 		role, err := r.GetIAMRoleWithName("BotRole")
 		if err != nil {
 			t.Fatal(err)
-		}
-		if len(role.Policies) != 0 || len(role.ManagedPolicyArns) != 0 {
-			t.Errorf("BotRole has inline %d / managed %v policies; want its permissions in BotRolePolicy only", len(role.Policies), role.ManagedPolicyArns)
 		}
 		var services []string
 		for _, s := range decodeStatements(t, role.AssumeRolePolicyDocument) {
@@ -420,25 +864,6 @@ func TestBotRole(t *testing.T) {
 		}
 		if got, want := sorted(services), []string{"ec2.amazonaws.com", "ecs-tasks.amazonaws.com"}; !slices.Equal(got, want) {
 			t.Errorf("BotRole trusted by %q; want %q", got, want)
-		}
-
-		pol, err := r.GetIAMRolePolicyWithName("BotRolePolicy")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if pol.RoleName != refValue("BotRole") {
-			t.Errorf("BotRolePolicy is attached to %q; want BotRole", pol.RoleName)
-		}
-		stmts := decodeStatements(t, pol.PolicyDocument)
-		if len(stmts) != 1 {
-			t.Fatalf("BotRolePolicy has %d statements; want 1", len(stmts))
-		}
-		s := stmts[0]
-		if s.Effect != "Allow" || !slices.Equal(sorted(s.Action), stsActions) || s.Condition != nil {
-			t.Errorf("BotRolePolicy grants %s %q (%v); want Allow %q", s.Effect, s.Action, s.Condition, stsActions)
-		}
-		if want := []string{getAttValue("CollaboratorRole", "Arn")}; !slices.Equal(s.Resource, want) {
-			t.Errorf("BotRolePolicy resources %q; want %q", s.Resource, want)
 		}
 
 		prof, err := r.GetIAMInstanceProfileWithName("BotInstanceProfile")
@@ -463,10 +888,12 @@ func TestBotRole(t *testing.T) {
 	})
 	t.Run("NotCreated", func(t *testing.T) {
 		r := mustRender(t, validParams())
+		var got []string
 		for name := range r.Resources {
-			if name != "CollaboratorRole" {
-				t.Errorf("resource %s is created with CreateBotRole=false", name)
-			}
+			got = append(got, name)
+		}
+		if want := sorted([]string{"CollaboratorRole", permissionsPolicy, boundaryPolicy, botPolicy}); !slices.Equal(sorted(got), want) {
+			t.Errorf("resources with CreateBotRole=false: %q; want %q", sorted(got), want)
 		}
 		for _, name := range []string{"BotRoleArn", "BotInstanceProfileName"} {
 			if _, ok := r.Outputs[name]; ok {
@@ -478,15 +905,51 @@ func TestBotRole(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	r := mustRender(t, validParams())
-	o, ok := r.Outputs["CollaboratorRoleArn"]
-	if !ok {
-		t.Fatal("no CollaboratorRoleArn output")
+	for _, tc := range []struct{ name, want, mention string }{
+		{"CollaboratorRoleArn", getAttValue("CollaboratorRole", "Arn"), "COLLABORATOR_ROLE_ARN"},
+		{"CollaboratorBoundaryArn", refValue(boundaryPolicy), "PermissionsBoundary"},
+		{"BotPolicyArn", refValue(botPolicy), "attach-role-policy"},
+	} {
+		o, ok := r.Outputs[tc.name]
+		if !ok {
+			t.Errorf("no %s output", tc.name)
+			continue
+		}
+		if o.Value != tc.want {
+			t.Errorf("%s = %v; want %s", tc.name, o.Value, tc.want)
+		}
+		if o.Description == nil || !strings.Contains(*o.Description, tc.mention) {
+			t.Errorf("%s description does not mention %s", tc.name, tc.mention)
+		}
 	}
-	if want := getAttValue("CollaboratorRole", "Arn"); o.Value != want {
-		t.Errorf("CollaboratorRoleArn = %v; want %s", o.Value, want)
+}
+
+// TestManagedPolicySize renders the largest policies the parameters allow
+// with room to spare and checks them against IAM's 6,144-character limit
+// for a managed policy (whitespace not counted).
+func TestManagedPolicySize(t *testing.T) {
+	const limit = 6144
+	long := func(c byte) string { return strings.Repeat(string(c), 63) }
+	buckets := []string{long('a'), long('b'), long('c'), long('d'), long('e')}
+	var keys []string
+	for i := range 10 {
+		keys = append(keys, fmt.Sprintf("arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-%032d", i))
 	}
-	if o.Description == nil || !strings.Contains(*o.Description, "COLLABORATOR_ROLE_ARN") {
-		t.Errorf("CollaboratorRoleArn description does not name COLLABORATOR_ROLE_ARN")
+	prefix := strings.Repeat("folder-name/", 12) // 144 characters
+	r, err := render(readRawTemplate(t), validParams("BucketNames="+strings.Join(buckets, ","), "Prefix="+prefix, "KmsKeyArns="+strings.Join(keys, ",")), renderOptions{partition: "aws-us-gov"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range r.GetAllIAMManagedPolicyResources() {
+		js, err := json.Marshal(p.PolicyDocument)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(strings.Join(strings.Fields(string(js)), ""))
+		t.Logf("%s: %d characters", name, n)
+		if n > limit {
+			t.Errorf("%s is %d characters with 5 63-character buckets, a %d-character prefix and %d keys; IAM allows %d", name, n, len(prefix), len(keys), limit)
+		}
 	}
 }
 
@@ -522,6 +985,24 @@ func TestParameterValidation(t *testing.T) {
 		{"SourceIdentityPattern", "slack-*", true},
 		{"SourceIdentityPattern", "", false},
 		{"SourceIdentityPattern", "${aws:username}", false},
+		{"KmsKeyArns", "", true},
+		{"KmsKeyArns", awsKeys[0], true},
+		{"KmsKeyArns", strings.Join(awsKeys, ","), true},
+		{"KmsKeyArns", govKeys[0], true},
+		{"KmsKeyArns", cnKeys[0], true},
+		// An alias ARN in Resource matches the alias, not the key.
+		{"KmsKeyArns", "arn:aws:kms:us-east-1:123456789012:alias/collab", false},
+		{"KmsKeyArns", "1234abcd-12ab-34cd-56ef-1234567890ab", false},
+		{"KmsKeyArns", "arn:aws:kms:us-east-1:123456789012:key/*", false},
+		{"KmsKeyArns", "arn:aws:kms:*:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", false},
+		{"KmsKeyArns", "*", false},
+		{"KmsKeyArns", "arn:aws:s3:::collab-bucket", false},
+		{"KmsKeyArns", " " + awsKeys[0], false},
+		{"KmsKeyArns", awsKeys[0] + ",", false},
+		{"KmsKeyArns", "," + awsKeys[0], false},
+		{"KmsKeyArns", awsKeys[0] + ",," + awsKeys[1], false},
+		// Only empty entries: no keys, which is harmless.
+		{"KmsKeyArns", ",", true},
 	} {
 		t.Run(tc.param+"="+tc.value, func(t *testing.T) {
 			_, err := render(readRawTemplate(t), validParams(tc.param+"="+tc.value), renderOptions{})
@@ -637,20 +1118,36 @@ func TestHeaderDeployCommands(t *testing.T) {
 				t.Errorf("the command's parameters do not deploy: %v", err)
 			}
 			modes[c.overrides["CreateBotRole"]] = true
+			if c.overrides["KmsKeyArns"] != "" {
+				modes["kms"] = true
+			}
 		})
 	}
 	if !modes["true"] {
 		t.Error("no header command uses CreateBotRole=true")
 	}
-
-	// The describe-stacks query names an output that exists.
-	data, _ := os.ReadFile(templatePath)
-	m := regexp.MustCompile(`OutputKey=='(\w+)'`).FindSubmatch(data)
-	if m == nil {
-		t.Fatal("header has no describe-stacks query for the role ARN")
+	if !modes["kms"] {
+		t.Error("no header command shows KmsKeyArns")
 	}
-	if _, ok := mapOf(raw["Outputs"])[string(m[1])]; !ok || string(m[1]) != "CollaboratorRoleArn" {
-		t.Errorf("header queries output %s; want CollaboratorRoleArn", m[1])
+
+	// Every describe-stacks query names an output that exists, and the
+	// header shows how to get the role ARN and the bot's policy.
+	data, _ := os.ReadFile(templatePath)
+	queried := map[string]bool{}
+	for _, m := range regexp.MustCompile(`OutputKey=='(\w+)'`).FindAllSubmatch(data, -1) {
+		name := string(m[1])
+		queried[name] = true
+		if _, ok := mapOf(raw["Outputs"])[name]; !ok {
+			t.Errorf("header queries output %s, which the template does not declare", name)
+		}
+	}
+	for _, name := range []string{"CollaboratorRoleArn", "BotPolicyArn"} {
+		if !queried[name] {
+			t.Errorf("header has no describe-stacks query for %s", name)
+		}
+	}
+	if !regexp.MustCompile(`aws iam attach-role-policy --role-name \S+ --policy-arn`).Match(data) {
+		t.Error("header does not show how to attach BotPolicyArn to an existing role")
 	}
 }
 
@@ -694,6 +1191,38 @@ func TestRenderCatchesErrors(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v; want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRenderRuleFunctions checks the rule functions the template's Rules
+// use, on a small template.
+func TestRenderRuleFunctions(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		assert      map[string]any
+		ok          bool
+	}{
+		{"ContainsYes", "a,b", map[string]any{"Fn::Contains": []any{map[string]any{"Ref": "L"}, "b"}}, true},
+		{"ContainsNo", "a,b", map[string]any{"Fn::Contains": []any{map[string]any{"Ref": "L"}, "c"}}, false},
+		{"ContainsLiteralList", "a", map[string]any{"Fn::Contains": []any{[]any{"x", "a"}, map[string]any{"Ref": "S"}}}, true},
+		{"EachMemberEqualsYes", "a,a", map[string]any{"Fn::EachMemberEquals": []any{map[string]any{"Ref": "L"}, "a"}}, true},
+		{"EachMemberEqualsNo", "a,b", map[string]any{"Fn::EachMemberEquals": []any{map[string]any{"Ref": "L"}, "a"}}, false},
+		{"EachMemberEqualsEmpty", "", map[string]any{"Fn::EachMemberEquals": []any{map[string]any{"Ref": "L"}, ""}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := map[string]any{
+				"Parameters": map[string]any{
+					"L": map[string]any{"Type": "CommaDelimitedList"},
+					"S": map[string]any{"Type": "String", "Default": "a"},
+				},
+				"Rules":     map[string]any{"R": map[string]any{"Assertions": []any{map[string]any{"Assert": tc.assert, "AssertDescription": "failed"}}}},
+				"Resources": map[string]any{},
+			}
+			_, err := render(raw, map[string]string{"L": tc.value}, renderOptions{})
+			if got := err == nil; got != tc.ok {
+				t.Errorf("err = %v; want ok: %v", err, tc.ok)
 			}
 		})
 	}
@@ -1179,6 +1708,29 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 			return yes, nil
 		}
 		return no, nil
+	case "Fn::Contains", "Fn::EachMemberEquals":
+		// Rule functions: [list_of_strings, string].
+		if err := wantArgs(2); err != nil {
+			return nil, err
+		}
+		list, err := e.evalList(args[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fn, err)
+		}
+		s, err := e.evalString(args[1])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fn, err)
+		}
+		n := 0
+		for _, x := range list {
+			if x == s {
+				n++
+			}
+		}
+		if fn == "Fn::Contains" {
+			return n > 0, nil
+		}
+		return n == len(list), nil
 	case "Fn::Equals":
 		if err := wantArgs(2); err != nil {
 			return nil, err
@@ -1225,6 +1777,11 @@ func (e *evaluator) ref(name string) (any, error) {
 		return noValue{}, nil
 	case "AWS::Partition":
 		return e.opts.partition, nil
+	case "AWS::URLSuffix":
+		if e.opts.partition == "aws-cn" {
+			return "amazonaws.com.cn", nil
+		}
+		return "amazonaws.com", nil
 	case "AWS::AccountId":
 		return testAccountID, nil
 	case "AWS::Region":
