@@ -222,6 +222,11 @@ func PlanRevocation(ids []string, cutoff time.Time, otherSize int, now time.Time
 
 // planFallback is the fallback of PlanRevocation.
 func planFallback(cutoff time.Time, otherSize int, now time.Time) (Revocation, error) {
+	// A cut-off renders to the same size whatever its time, so room is
+	// checked first: no clock can help a role without room.
+	if otherSize+PolicySize(renderRevoked(nil, time.Unix(0, 0))) > MaxRolePolicySize {
+		return Revocation{}, errNoRoom
+	}
 	if now.IsZero() {
 		return Revocation{}, errNoTime
 	}
@@ -230,8 +235,5 @@ func planFallback(cutoff time.Time, otherSize int, now time.Time) (Revocation, e
 	}
 	doc := renderRevoked(nil, now)
 	size := PolicySize(doc)
-	if otherSize+size > MaxRolePolicySize {
-		return Revocation{}, errNoRoom
-	}
 	return Revocation{Cutoff: now, Fallback: true, Document: doc, Size: size, OtherSize: otherSize}, nil
 }
