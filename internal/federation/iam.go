@@ -132,7 +132,10 @@ func (r *Revoker) Apply(ctx context.Context, ids []string, cutoff time.Time) (Re
 		return Revocation{}, planError(err, other)
 	}
 	if plan.Deleted {
-		return plan, r.delete(ctx)
+		if err := r.delete(ctx); err != nil {
+			return Revocation{}, err
+		}
+		return plan, nil
 	}
 	err = r.put(ctx, plan.Document)
 	var ie *IAMError

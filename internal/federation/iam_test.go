@@ -352,7 +352,10 @@ func TestApplyErrors(t *testing.T) {
 			if tt.action == iamtest.DeleteRolePolicy {
 				ids = nil
 			}
-			_, err := r.Apply(context.Background(), ids, time.Time{})
+			got, err := r.Apply(context.Background(), ids, time.Time{})
+			if got.Document != "" || got.Deleted || got.Fallback {
+				t.Errorf("Apply failed but returned %+v", got)
+			}
 			ie := iamErr(t, err)
 			if ie.Code != tt.code || ie.Op != tt.action || ie.Temporary != tt.temporary || ie.Reason == "" {
 				t.Errorf("Apply = %+v; want %s from %s, temporary %v", ie, tt.code, tt.action, tt.temporary)
