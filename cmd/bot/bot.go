@@ -21,6 +21,7 @@ import (
 	"github.com/share-bucket/share-bucket/internal/bot"
 	"github.com/share-bucket/share-bucket/internal/federation"
 	"github.com/share-bucket/share-bucket/internal/metrics"
+	"github.com/share-bucket/share-bucket/internal/revocation"
 )
 
 // shutdownGrace bounds a graceful stop: work under way gets this long
@@ -69,6 +70,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	issuer := &observedIssuer{Issuer: federation.New(cfg.AWSConfig, awsCfg), Log: m.Log, Metrics: m.Metrics}
+	var cutter approval.Cutter
+	if cfg.RevokeSessions {
+		revoker, err := federation.NewRevoker(cfg.AWSConfig, awsCfg)
+		if err != nil {
+			return fmt.Errorf("COLLABORATOR_ROLE_ARN: %w", err)
+		}
+		cutter = &observedCutter{Cutter: &revocation.Syncer{Store: store, Writer: revoker}, Log: m.Log}
+	}
 
 	api := slack.New(cfg.BotToken, slack.OptionAPIURL(cfg.APIURL), slack.OptionAppLevelToken(cfg.AppToken))
 	if err := m.checkSlack(ctx, api); err != nil {
@@ -81,7 +90,7 @@ func (m *Main) Run(ctx context.Context) error {
 		DefaultDuration: time.Duration(cfg.DefaultDuration),
 		Example:         example(cfg),
 	}, bot.Parts{
-		Store: store, Issuer: issuer, Slack: api,
+		Store: store, Issuer: issuer, Cutter: cutter, Slack: api,
 		Clock: m.Clock, Log: m.Log, Metrics: m.Metrics, Owner: owner(),
 	})
 	m.Metrics.Gauge("sharebucket_grants_active", "Grants approved and not yet ended.", m.countActive)
@@ -93,6 +102,16 @@ func (m *Main) Run(ctx context.Context) error {
 		zap.String("version", versionString()))
 
 	g, gctx := errgroup.WithContext(ctx)
+	if cutter != nil {
+		// The database is the source of truth: write its deny list once at
+		// start, in case the policy was changed or removed meanwhile.
+		g.Go(func() error {
+			sctx, cancel := context.WithTimeout(gctx, time.Minute)
+			defer cancel()
+			_, _ = cutter.Sync(sctx)
+			return nil
+		})
+	}
 	g.Go(func() error {
 		err := m.bot.Run(gctx)
 		if ctx.Err() != nil {
@@ -229,6 +248,28 @@ type observedIssuer struct {
 	approval.Issuer
 	Log     *zap.Logger
 	Metrics *metrics.Metrics
+}
+
+// observedCutter logs every write of the deny list: what happened, never
+// a secret (there is none in it).
+type observedCutter struct {
+	approval.Cutter
+	Log *zap.Logger
+}
+
+func (o *observedCutter) Sync(ctx context.Context) (approval.CutResult, error) {
+	start := time.Now()
+	res, err := o.Cutter.Sync(ctx)
+	log := o.Log.With(zap.Duration("took", time.Since(start)))
+	switch {
+	case err != nil:
+		log.Warn("writing the deny list of ended grants failed", zap.Error(err))
+	case !res.Cutoff.IsZero():
+		log.Warn("deny list full: every session issued before the cut-off was cut", zap.Time("cutoff", res.Cutoff))
+	default:
+		log.Debug("deny list of ended grants written")
+	}
+	return res, err
 }
 
 func (o *observedIssuer) Issue(ctx context.Context, g approval.Grant) (approval.Link, error) {

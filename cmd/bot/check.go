@@ -279,4 +279,17 @@ func checkAWS(ctx context.Context, c *checker, cfg *Config) {
 		}
 		c.ok("ALLOWED_BUCKETS %s: a read grant can list it", e)
 	}
+	if !cfg.RevokeSessions {
+		c.warn("REVOKE_SESSIONS is false: a grant ended early keeps its open AWS sessions until they end (at most MAX_SESSION_DURATION)")
+		return
+	}
+	revoker, err := federation.NewRevoker(cfg.AWSConfig, awsCfg)
+	if err == nil {
+		err = step(ctx, awsStepTimeout, revoker.CheckAccess)
+	}
+	if err != nil {
+		c.fail("REVOKE_SESSIONS: the bot cannot read the collaborator role's inline policies, so it could not cut the sessions of grants ended early: %v (grant the stack's BotPolicyArn, or set REVOKE_SESSIONS=false)", err)
+		return
+	}
+	c.ok("REVOKE_SESSIONS: the bot can read the collaborator role's inline policies (%s)", federation.RevokedPolicyName)
 }

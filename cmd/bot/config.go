@@ -28,6 +28,7 @@ type Config struct {
 	MaxDuration       config.Duration `envconfig:"MAX_DURATION" default:"12h" desc:"longest grant a request may ask for (at most 12h)"`
 	ExpiryWarning     config.Duration `envconfig:"EXPIRY_WARNING" default:"10m" desc:"how long before the end the requester is warned (0 for no warning)"`
 	ApprovalTimeout   config.Duration `envconfig:"APPROVAL_TIMEOUT" default:"8h" desc:"undecided requests expire after this"`
+	RevokeSessions    config.Flag     `envconfig:"REVOKE_SESSIONS" default:"true" desc:"cut the open AWS sessions of a grant ended early, through an inline policy on the collaborator role (false: they run until their own end)"`
 	DatabaseURL       string          `envconfig:"DATABASE_URL" default:"sqlite:share-bucket.db" desc:"store: sqlite:PATH (one replica) or postgres://… (several replicas)"`
 	HTTPAddr          string          `envconfig:"HTTP_ADDR" default:":8080" desc:"address for /healthz, /readyz and /metrics"`
 	LogLevel          string          `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -124,6 +125,7 @@ func (c *Config) Policy() approval.Policy {
 		ExpiryWarning:     time.Duration(c.ExpiryWarning),
 		ApprovalTimeout:   time.Duration(c.ApprovalTimeout),
 		MaxSession:        time.Duration(c.MaxSessionDuration),
+		RevokeSessions:    bool(c.RevokeSessions),
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/share-bucket/share-bucket/internal/fakeslack"
 	"github.com/share-bucket/share-bucket/internal/federation/fedtest"
+	"github.com/share-bucket/share-bucket/internal/iamtest"
 	"github.com/share-bucket/share-bucket/internal/miniotest"
 	"github.com/share-bucket/share-bucket/internal/testenv"
 )
@@ -44,7 +45,8 @@ const (
 	unreachableBucket = "unreachable-bucket"
 	botUser           = "slackbot"
 	botSecret         = "slackbot-secret-key-456"
-	roleARN           = "arn:aws:iam::123456789012:role/share-bucket-collaborator"
+	roleName          = "share-bucket-collaborator"
+	roleARN           = "arn:aws:iam::123456789012:role/" + roleName
 )
 
 var (
@@ -123,11 +125,13 @@ func doSetup() error {
 	return srv.CreateUser(ctx, botUser, botSecret, parent)
 }
 
-// world is one test's Slack, federation endpoint and bot configuration.
+// world is one test's Slack, federation endpoint, IAM and bot
+// configuration.
 type world struct {
 	t     *testing.T
 	slack *fakeslack.Server
 	fed   *fedtest.Server
+	iam   *iamtest.Server
 	env   map[string]string
 	dir   string
 
@@ -146,8 +150,10 @@ func newWorld(t *testing.T, env ...string) *world {
 			fakeslack.WithPingInterval(2*time.Second),
 			fakeslack.WithLogf(func(string, ...any) {})),
 		fed: fedtest.New(t),
+		iam: iamtest.New(t),
 		dir: t.TempDir(),
 	}
+	w.iam.CreateRole("/", roleName)
 	w.env = map[string]string{
 		"PATH":                        os.Getenv("PATH"),
 		"HOME":                        w.dir,
@@ -167,6 +173,7 @@ func newWorld(t *testing.T, env ...string) *world {
 		"AWS_SECRET_ACCESS_KEY":       botSecret,
 		"AWS_ENDPOINT_URL_STS":        shared.minio.Endpoint(),
 		"AWS_ENDPOINT_URL_S3":         shared.minio.Endpoint(),
+		"AWS_ENDPOINT_URL_IAM":        w.iam.URL(),
 		"AWS_CONFIG_FILE":             filepath.Join(w.dir, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(w.dir, "no-aws-credentials"),
 		"AWS_EC2_METADATA_DISABLED":   "true",
@@ -467,4 +474,30 @@ func hasButton(m fakeslack.Message, action string) bool {
 		}
 	}
 	return false
+}
+
+// auditKinds runs bot audit for request id, as an operator would, and
+// returns its events as "event:actor", space-separated.
+func auditKinds(t *testing.T, w *world, id string) string {
+	t.Helper()
+	cmd := exec.Command(shared.bin, "audit", "-request", id)
+	cmd.Env = []string{"DATABASE_URL=" + w.env["DATABASE_URL"]}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bot audit: %v\n%s", err, out)
+	}
+	var kinds []string
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		var line struct {
+			Event     string `json:"event"`
+			RequestID string `json:"request_id"`
+			Actor     string `json:"actor"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.RequestID != id {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		kinds = append(kinds, line.Event+":"+line.Actor)
+	}
+	return strings.Join(kinds, " ")
 }

@@ -1,9 +1,6 @@
 package main_test
 
 import (
-	"bufio"
-	"encoding/json"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -151,27 +148,8 @@ func TestEndToEndFreshLinkAndRevoke(t *testing.T) {
 	w.waitEphemeral(requester, "This request was ended by <@UAPP2>.")
 
 	// The audit log has the whole story, and an operator can read it.
-	cmd := exec.Command(shared.bin, "audit", "-request", id)
-	cmd.Env = []string{"DATABASE_URL=" + w.env["DATABASE_URL"]}
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("bot audit: %v\n%s", err, out)
-	}
-	var kinds []string
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		var line struct {
-			Event     string `json:"event"`
-			RequestID string `json:"request_id"`
-			Actor     string `json:"actor"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.RequestID != id {
-			t.Fatalf("audit line %q: %v", sc.Text(), err)
-		}
-		kinds = append(kinds, line.Event+":"+line.Actor)
-	}
-	want := "requested:UREQ approved:UAPP1 link_minted: link_minted:UREQ revoked:UAPP2"
-	if got := strings.Join(kinds, " "); got != want {
+	want := "requested:UREQ approved:UAPP1 link_minted: link_minted:UREQ revoked:UAPP2 cut_sessions: sessions_cut:"
+	if got := auditKinds(t, w, id); got != want {
 		t.Errorf("audit = %s; want %s", got, want)
 	}
 }

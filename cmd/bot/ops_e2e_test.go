@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/share-bucket/share-bucket/internal/fakeslack"
+	"github.com/share-bucket/share-bucket/internal/iamtest"
 )
 
 // TestEndToEndHealthAndMetrics: /healthz answers while the process is up,
@@ -108,7 +109,8 @@ func TestEndToEndCheck(t *testing.T) {
 		t.Errorf("bot check = %d:\n%s", code, out)
 	}
 	for _, want := range []string{"ok   configuration", "ok   slack bot", "ok   slack socket mode (connected, hello received)", "ok   APPROVAL_CHANNEL CAPPROVALS",
-		"ok   approver UAPP1", "ok   AWS", "ok   ALLOWED_BUCKETS collab-bucket/myfolder/: a read grant can list it", "ok   ALLOWED_BUCKETS other-bucket: a read grant can list it"} {
+		"ok   approver UAPP1", "ok   AWS", "ok   ALLOWED_BUCKETS collab-bucket/myfolder/: a read grant can list it", "ok   ALLOWED_BUCKETS other-bucket: a read grant can list it",
+		"ok   REVOKE_SESSIONS: the bot can read the collaborator role's inline policies (share-bucket-revoked)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bot check output lacks %q:\n%s", want, out)
 		}
@@ -132,6 +134,20 @@ func TestEndToEndCheck(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "FAIL SLACK_BOT_TOKEN: auth.test failed: cannot reach Slack at SLACK_API_URL (http://127.0.0.1:1/api/)") ||
 		strings.Contains(out, "FAIL SLACK_APP_TOKEN") {
 		t.Errorf("bot check with Slack unreachable = %d:\n%s", code, out)
+	}
+
+	// A bot that may not read the role's inline policies could not cut
+	// sessions: check says so, and how to fix it.
+	w = newWorld(t)
+	w.iam.Fail("ListRolePolicies", "AccessDenied", iamtest.Always)
+	code, out = check(w)
+	if code != 1 || !strings.Contains(out, "FAIL REVOKE_SESSIONS: the bot cannot read the collaborator role's inline policies") || !strings.Contains(out, "AccessDenied") {
+		t.Errorf("bot check without IAM rights = %d:\n%s", code, out)
+	}
+	w = newWorld(t, "REVOKE_SESSIONS=false")
+	w.iam.Fail("ListRolePolicies", "AccessDenied", iamtest.Always)
+	if code, out = check(w); code != 0 || !strings.Contains(out, "warn REVOKE_SESSIONS is false") {
+		t.Errorf("bot check with REVOKE_SESSIONS=false = %d:\n%s", code, out)
 	}
 
 	// A missing AWS profile is named as such.

@@ -3,6 +3,7 @@ package main_test
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,5 +89,47 @@ func TestEndToEndReplicasOnPostgres(t *testing.T) {
 	}
 	if len(seen) == 0 {
 		t.Fatal("no deliveries logged")
+	}
+}
+
+// TestEndToEndReplicasRevoke: two replicas on PostgreSQL end two grants
+// at once; whatever order their writes land in, the deny list ends up
+// listing both, written from the database.
+func TestEndToEndReplicasRevoke(t *testing.T) {
+	t.Parallel()
+	setup(t)
+	w := newWorld(t, "DATABASE_URL="+pgtest.NewSchema(t))
+	b1, b2 := w.start(), w.start()
+	if err := w.slack.WaitConnected(w.ctx(), 2); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 2 {
+		id, msg := w.request(requester, fmt.Sprintf("collab-bucket/myfolder/ 2h grant %d", i))
+		w.click(approver1, msg, "approve")
+		w.waitDM(requester, "Request "+id+". Need the console")
+		ids = append(ids, id)
+	}
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.command([]string{requester, approver2}[i], "revoke "+id)
+		}()
+	}
+	wg.Wait()
+	slices.Sort(ids)
+	w.eventually("one list with both grants", 20*time.Second, func() bool {
+		dl, ok := readDenyList(t, w.iam)
+		return ok && slices.Equal(dl.ids, ids)
+	})
+	for name, b := range map[string]*bot{"b1": b1, "b2": b2} {
+		t.Logf("%s ended %d grants by command", name, strings.Count(b.logs.String(), `"msg":"ended by command"`))
+	}
+	// Both replicas wrote; no write left an older list standing.
+	time.Sleep(2 * time.Second)
+	if dl, _ := readDenyList(t, w.iam); !slices.Equal(dl.ids, ids) {
+		t.Errorf("deny list = %v; want %v", dl.ids, ids)
 	}
 }

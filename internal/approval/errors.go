@@ -126,3 +126,23 @@ func (e *IssueError) Error() string {
 }
 
 func (e *IssueError) Unwrap() error { return e.Err }
+
+// CutError is returned by a Cutter when the cloud refused to change its
+// deny list. Code is the cloud's error code (for example AccessDenied) or
+// a short code of our own; Reason is plain words; Temporary says whether
+// retrying later might help. None of them holds a secret.
+type CutError struct {
+	Code      string
+	Reason    string
+	Temporary bool
+	Err       error // the underlying error, for logs
+}
+
+func (e *CutError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("cut sessions: %s: %s: %v", e.Code, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("cut sessions: %s: %s", e.Code, e.Reason)
+}
+
+func (e *CutError) Unwrap() error { return e.Err }

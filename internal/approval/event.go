@@ -17,6 +17,19 @@ const (
 	EventExpired          EventKind = "expired"
 	EventRevoked          EventKind = "revoked"
 	EventFailed           EventKind = "failed"
+
+	// EventCutSessions puts an ended grant's live sessions on the cloud's
+	// deny list; delivering it tells the cloud. EventSessionsCut and
+	// EventCutFailed record how that went.
+	EventCutSessions EventKind = "cut_sessions"
+	EventSessionsCut EventKind = "sessions_cut"
+	EventCutFailed   EventKind = "cut_failed"
+	// EventCutLifted takes a grant off the deny list once every session
+	// minted for it has ended; delivering it tells the cloud.
+	EventCutLifted EventKind = "cut_lifted"
+	// EventLinkDiscarded records a link minted while its grant ended: it
+	// was thrown away, and its session cut with the grant's.
+	EventLinkDiscarded EventKind = "link_discarded"
 )
 
 // Event is one recorded change. Detail holds short facts for the audit log

@@ -16,6 +16,10 @@ const (
 	// MaxGrant is the longest grant a request may ask for; MAX_DURATION
 	// is at most this.
 	MaxGrant = 12 * time.Hour
+	// CutMargin keeps a grant on the deny list this long after its last
+	// session ends: clocks differ a little, and the cloud applies a new
+	// deny list only after a few seconds.
+	CutMargin = 5 * time.Minute
 	// MaxReasonLen bounds the free-text reason.
 	MaxReasonLen = 500
 )
@@ -29,6 +33,9 @@ type Policy struct {
 	ExpiryWarning     time.Duration // how long before the end to warn; 0 for never
 	ApprovalTimeout   time.Duration
 	MaxSession        time.Duration // longest single STS session
+	// RevokeSessions cuts the live sessions of a grant that ends early,
+	// through the Service's Cutter.
+	RevokeSessions bool
 }
 
 // IsApprover reports whether user may decide on requests.

@@ -30,8 +30,27 @@ const (
 	StateFailed State = "failed"
 )
 
-// Terminal reports whether no further transition is possible.
+// Terminal reports whether no further transition of the request's state
+// is possible. (A terminal grant may still have its sessions on the deny
+// list for a while: see Request.CutUntil.)
 func (s State) Terminal() bool { return s != StatePending && s != StateApproved }
+
+// CutState says what became of the live cloud sessions of a grant that
+// ended while some of them could still run.
+type CutState string
+
+const (
+	// CutNone: nothing was cut, because no session was live, or cutting
+	// sessions is turned off.
+	CutNone CutState = ""
+	// CutPending: the grant is on the deny list; the cloud is being told.
+	CutPending CutState = "pending"
+	// CutDone: the cloud denies everything to the grant's sessions.
+	CutDone CutState = "done"
+	// CutFailed: the cloud could not be told, so sessions already open run
+	// until they end (at most SessionsEnd).
+	CutFailed CutState = "failed"
+)
 
 // Approval is one approver's yes.
 type Approval struct {
@@ -82,6 +101,16 @@ type Request struct {
 	EndedAt time.Time
 	Failure string // plain words and an AWS error code; never a credential
 
+	// SessionsEnd is when the latest cloud session minted for the grant
+	// ends, links thrown away included; never the session itself.
+	SessionsEnd time.Time
+	// Cut says what became of the grant's live sessions once it ended
+	// early (or outlived its end); CutUntil, while set, keeps the grant
+	// on the deny list until every session minted for it has ended.
+	Cut      CutState
+	CutUntil time.Time
+	CutError string // why the sessions could not be cut: a code and plain words
+
 	Messages []MessageRef
 	Version  int64 // bumped on every stored change, for compare-and-swap
 }
@@ -108,7 +137,8 @@ func (r *Request) NextDue() time.Time {
 		}
 		return r.EndsAt
 	}
-	return time.Time{}
+	// An ended grant leaves the deny list once its last session has ended.
+	return r.CutUntil
 }
 
 // ApprovedBy reports whether user has already approved.

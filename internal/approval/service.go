@@ -35,6 +35,22 @@ type Issuer interface {
 	Issue(ctx context.Context, g Grant) (Link, error)
 }
 
+// Cutter makes the cloud deny everything to the sessions of the grants on
+// the store's deny list (Request.CutUntil), and lets the others be. It
+// reads the list from the store, so replicas converge, and may be called
+// any number of times. Errors are *CutError when the cloud refused.
+type Cutter interface {
+	Sync(ctx context.Context) (CutResult, error)
+}
+
+// CutResult is what a Sync did.
+type CutResult struct {
+	// Cutoff is set when the deny list no longer fitted the cloud's
+	// limit, so this Sync cut every session issued before Cutoff instead,
+	// those of live grants included.
+	Cutoff time.Time
+}
+
 // Notice is what the Notifier is told: an event, the request as it is now,
 // and for an approval the first sign-in link.
 type Notice struct {
@@ -43,6 +59,9 @@ type Notice struct {
 	Link    *Link
 	// LinkErr explains why an approved grant came without a link.
 	LinkErr error
+	// Cutoff is set when delivering the event cut every session issued
+	// before it (see CutResult); approvers should hear of it.
+	Cutoff time.Time
 	// Remember stores a ref to a message the notifier just posted, so
 	// later notices update it and clicks on it are recognised. Call it
 	// right after each post: a click can come before Notify returns.
@@ -64,11 +83,18 @@ type Service struct {
 	Policy   Policy
 	Issuer   Issuer
 	Notifier Notifier
+	// Cutter cuts the sessions of grants that end early; nil when
+	// Policy.RevokeSessions is off.
+	Cutter Cutter
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 	// IssueAttempts is how many times a temporary issuing error is retried
 	// before the request fails. Zero means 3.
 	IssueAttempts int
+	// CutAttempts is how many times delivering a cut is tried while the
+	// cloud's errors are temporary, before the cut is recorded as failed.
+	// Zero means 8 (about eight minutes with the worker's backoff).
+	CutAttempts int
 
 	changedOnce sync.Once
 	changed     chan struct{}
@@ -256,12 +282,21 @@ func (s *Service) mint(ctx context.Context, r *Request, user, actor string, firs
 	if err != nil {
 		return Link{}, err
 	}
-	ev := newEvent(r, EventLinkMinted, actor, s.now(), map[string]string{
-		"session_ends": link.SessionEnds.UTC().Format(time.RFC3339),
+	// The grant may have ended while the cloud minted the link: the
+	// session is recorded either way (it must be cut if so), and the link
+	// is handed out only if the grant is still active.
+	var ended error
+	_, _, err = s.Store.Update(ctx, r.ID, func(cur *Request) ([]Event, error) {
+		evs, err := cur.recordSession(s.Policy, actor, link.SessionEnds, s.now())
+		ended = err
+		return evs, nil
 	})
-	ev.Notify = false
-	if err := s.Store.Append(ctx, []Event{ev}); err != nil {
+	if err != nil {
 		return Link{}, fmt.Errorf("record link for %s: %w", r.ID, err)
+	}
+	if ended != nil {
+		s.kick()
+		return Link{}, ended
 	}
 	return link, nil
 }
@@ -271,7 +306,7 @@ func (s *Service) mint(ctx context.Context, r *Request, user, actor string, firs
 func (s *Service) Tick(ctx context.Context, id string) ([]Event, error) {
 	now := s.now()
 	_, evs, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
-		return r.tick(now), nil
+		return r.tick(s.Policy, now), nil
 	})
 	if err != nil {
 		return nil, err
@@ -297,6 +332,10 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 		r.Messages = append(r.Messages, ref)
 		return nil
 	}}
+	switch ev.Kind {
+	case EventCutSessions, EventCutLifted:
+		return s.deliverCut(ctx, ev, n)
+	}
 	// A retry after the grant message went out must not mint again.
 	if ev.Kind == EventApproved && r.State == StateApproved && len(r.MessagesOf(MessageGrant)) == 0 {
 		link, err := s.mint(ctx, r, r.Requester, "", true)
@@ -319,6 +358,55 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 			return err
 		}
 	}
+	return s.Notifier.Notify(ctx, n)
+}
+
+// deliverCut tells the cloud about the deny list, which now has the
+// event's grant on it (cut) or no longer (lifted), and records and tells
+// how cutting went. Temporary refusals are retried (the error makes the
+// worker try again later) up to CutAttempts; after that, or at once for a
+// refusal that will not change, the cut is recorded as failed and people
+// are told the sessions could not be cut.
+func (s *Service) deliverCut(ctx context.Context, ev Event, n Notice) error {
+	if s.Cutter == nil {
+		if ev.Kind == EventCutSessions {
+			return s.settleCut(ctx, ev, n, &CutError{Code: "Disabled", Reason: "cutting sessions is turned off"})
+		}
+		return nil
+	}
+	res, err := s.Cutter.Sync(ctx)
+	if err != nil {
+		ce, ok := errors.AsType[*CutError](err)
+		attempts := s.CutAttempts
+		if attempts == 0 {
+			attempts = 8
+		}
+		if !ok || ce.Temporary && ev.Attempts < attempts || ev.Kind == EventCutLifted {
+			// A lift that fails for good is done by the next sync.
+			return err
+		}
+		return s.settleCut(ctx, ev, n, ce)
+	}
+	n.Cutoff = res.Cutoff
+	if ev.Kind == EventCutLifted {
+		if res.Cutoff.IsZero() {
+			return nil
+		}
+		return s.Notifier.Notify(ctx, n)
+	}
+	return s.settleCut(ctx, ev, n, nil)
+}
+
+// settleCut records how cutting went for the event's grant (cerr nil:
+// done) and tells people.
+func (s *Service) settleCut(ctx context.Context, ev Event, n Notice, cerr *CutError) error {
+	r, _, err := s.Store.Update(ctx, ev.RequestID, func(r *Request) ([]Event, error) {
+		return r.cutResult(cerr, s.now()), nil
+	})
+	if err != nil {
+		return err
+	}
+	n.Request = r
 	return s.Notifier.Notify(ctx, n)
 }
 

@@ -104,12 +104,42 @@ func (r *Request) revoke(p Policy, user string, now time.Time) ([]Event, error) 
 	}
 	was := r.State
 	r.State, r.EndedBy, r.EndedAt = StateRevoked, user, now
-	return []Event{newEvent(r, EventRevoked, user, now, map[string]string{"was": string(was)})}, nil
+	evs := []Event{newEvent(r, EventRevoked, user, now, map[string]string{"was": string(was)})}
+	if was == StateApproved {
+		evs = append(evs, r.cutSessions(p, now)...)
+	}
+	return evs, nil
+}
+
+// cutSessions puts a grant that ended while its sessions could still run
+// on the deny list, until its last session has ended. A grant that never
+// recorded a session (one approved before sessions were recorded, or
+// whose first link is still being minted) is listed for the longest a
+// session may run from now.
+func (r *Request) cutSessions(p Policy, now time.Time) []Event {
+	if !p.RevokeSessions {
+		return nil
+	}
+	end := r.SessionsEnd
+	if end.IsZero() {
+		end = now.Add(max(p.MaxSession, MinSession))
+	}
+	if !end.After(now) {
+		return nil
+	}
+	if until := end.Add(CutMargin); until.After(r.CutUntil) {
+		r.CutUntil = until
+	}
+	r.Cut, r.CutError = CutPending, ""
+	return []Event{newEvent(r, EventCutSessions, "", now, map[string]string{
+		"sessions_end": end.UTC().Format(time.RFC3339),
+	})}
 }
 
 // tick applies whatever is due at now: the approval timeout, the expiry
-// warning, or the end of the grant. A grant past its end skips the warning.
-func (r *Request) tick(now time.Time) []Event {
+// warning, the end of the grant, or the end of its time on the deny list.
+// A grant past its end skips the warning.
+func (r *Request) tick(p Policy, now time.Time) []Event {
 	switch r.State {
 	case StatePending:
 		if !now.Before(r.TimeoutAt) {
@@ -119,7 +149,12 @@ func (r *Request) tick(now time.Time) []Event {
 	case StateApproved:
 		if !now.Before(r.EndsAt) {
 			r.State, r.EndedAt = StateExpired, now
-			return []Event{newEvent(r, EventExpired, "", now, nil)}
+			evs := []Event{newEvent(r, EventExpired, "", now, nil)}
+			// The first session may outlast the grant by FirstLinkGrace.
+			if r.SessionsEnd.After(now) {
+				evs = append(evs, r.cutSessions(p, now)...)
+			}
+			return evs
 		}
 		if !r.Warned && !r.WarnAt.IsZero() && !now.Before(r.WarnAt) {
 			r.Warned = true
@@ -127,8 +162,49 @@ func (r *Request) tick(now time.Time) []Event {
 				"ends_at": r.EndsAt.UTC().Format(time.RFC3339),
 			})}
 		}
+	default:
+		if !r.CutUntil.IsZero() && !now.Before(r.CutUntil) {
+			r.CutUntil = time.Time{}
+			return []Event{newEvent(r, EventCutLifted, "", now, nil)}
+		}
 	}
 	return nil
+}
+
+// recordSession notes a session minted for the grant, ending at ends. If
+// the grant is still active it records the link (the event is audit-only)
+// and returns ok. If the grant ended while the link was being minted, the
+// link must be thrown away: the session is cut with the grant's others,
+// and the returned error explains why there is no link.
+func (r *Request) recordSession(p Policy, actor string, ends, now time.Time) (evs []Event, err error) {
+	if ends.After(r.SessionsEnd) {
+		r.SessionsEnd = ends
+	}
+	detail := map[string]string{"session_ends": ends.UTC().Format(time.RFC3339)}
+	if r.State == StateApproved && now.Before(r.EndsAt) {
+		ev := newEvent(r, EventLinkMinted, actor, now, detail)
+		ev.Notify = false
+		return []Event{ev}, nil
+	}
+	err = stateError(r, "link", now)
+	ev := newEvent(r, EventLinkDiscarded, actor, now, detail)
+	ev.Notify = false
+	evs = append([]Event{ev}, r.cutSessions(p, now)...)
+	return evs, err
+}
+
+// cutResult records how telling the cloud about the deny list went for
+// this grant: done, or failed with err.
+func (r *Request) cutResult(err *CutError, now time.Time) []Event {
+	if r.Cut != CutPending {
+		return nil // already settled by an earlier attempt
+	}
+	if err == nil {
+		r.Cut = CutDone
+		return []Event{{RequestID: r.ID, At: now, Kind: EventSessionsCut}}
+	}
+	r.Cut, r.CutError = CutFailed, err.Code+": "+err.Reason
+	return []Event{{RequestID: r.ID, At: now, Kind: EventCutFailed, Detail: map[string]string{"code": err.Code}}}
 }
 
 // fail ends an approved grant whose credentials could not be issued.

@@ -135,13 +135,13 @@ func TestDecideMultipleApprovals(t *testing.T) {
 func TestTick(t *testing.T) {
 	p := testPolicy()
 	r := pending()
-	if evs := r.tick(t0.Add(8*time.Hour - time.Millisecond)); len(evs) != 0 {
+	if evs := r.tick(p, t0.Add(8*time.Hour-time.Millisecond)); len(evs) != 0 {
 		t.Fatalf("tick before timeout = %v; want nothing", kinds(evs))
 	}
-	if evs := r.tick(t0.Add(8 * time.Hour)); len(evs) != 1 || evs[0].Kind != EventTimedOut || r.State != StateTimedOut {
+	if evs := r.tick(p, t0.Add(8*time.Hour)); len(evs) != 1 || evs[0].Kind != EventTimedOut || r.State != StateTimedOut {
 		t.Fatalf("tick at timeout = %v, %s; want timed_out", kinds(evs), r.State)
 	}
-	if evs := r.tick(t0.Add(9 * time.Hour)); len(evs) != 0 || !r.NextDue().IsZero() {
+	if evs := r.tick(p, t0.Add(9*time.Hour)); len(evs) != 0 || !r.NextDue().IsZero() {
 		t.Fatalf("tick after terminal = %v, next %v; want nothing", kinds(evs), r.NextDue())
 	}
 
@@ -151,19 +151,19 @@ func TestTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	warnAt, endAt := approvedAt.Add(110*time.Minute), approvedAt.Add(2*time.Hour)
-	if evs := r.tick(warnAt.Add(-time.Millisecond)); len(evs) != 0 {
+	if evs := r.tick(p, warnAt.Add(-time.Millisecond)); len(evs) != 0 {
 		t.Fatalf("tick before warning = %v; want nothing", kinds(evs))
 	}
-	if evs := r.tick(warnAt); len(evs) != 1 || evs[0].Kind != EventWarned {
+	if evs := r.tick(p, warnAt); len(evs) != 1 || evs[0].Kind != EventWarned {
 		t.Fatalf("tick at warning = %v; want warned", kinds(evs))
 	}
-	if evs := r.tick(warnAt.Add(time.Second)); len(evs) != 0 {
+	if evs := r.tick(p, warnAt.Add(time.Second)); len(evs) != 0 {
 		t.Fatalf("second tick after warning = %v; want nothing (warn once)", kinds(evs))
 	}
 	if !r.NextDue().Equal(endAt) {
 		t.Errorf("NextDue after warning = %v; want %v", r.NextDue(), endAt)
 	}
-	if evs := r.tick(endAt); len(evs) != 1 || evs[0].Kind != EventExpired || r.State != StateExpired {
+	if evs := r.tick(p, endAt); len(evs) != 1 || evs[0].Kind != EventExpired || r.State != StateExpired {
 		t.Fatalf("tick at end = %v, %s; want expired", kinds(evs), r.State)
 	}
 }
@@ -173,7 +173,7 @@ func TestTickLateSkipsWarning(t *testing.T) {
 	if _, err := r.decide(testPolicy(), "UAPP1", Approve, t0); err != nil {
 		t.Fatal(err)
 	}
-	evs := r.tick(r.EndsAt.Add(time.Hour))
+	evs := r.tick(testPolicy(), r.EndsAt.Add(time.Hour))
 	if len(evs) != 1 || evs[0].Kind != EventExpired {
 		t.Fatalf("late tick = %v; want only expired", kinds(evs))
 	}

@@ -40,6 +40,9 @@ type Config struct {
 type Parts struct {
 	Store  approval.Store
 	Issuer approval.Issuer
+	// Cutter cuts the sessions of grants ended early; nil when
+	// Config.Policy.RevokeSessions is off.
+	Cutter approval.Cutter
 	// Slack is the Web API client; Socket Mode runs on a copy of it.
 	Slack         *slack.Client
 	SocketOptions []socketmode.Option
@@ -76,9 +79,11 @@ func New(cfg Config, p Parts) *Bot {
 	web.PostInterval = cfg.PostInterval
 	notifier := &slackapp.Notifier{
 		Web: web, Channel: cfg.ApprovalChannel, Approvers: cfg.Policy.Approvers,
-		Required: cfg.Policy.ApprovalsRequired, MaxSession: cfg.Policy.MaxSession, Log: p.Log,
+		Required: cfg.Policy.ApprovalsRequired, MaxSession: cfg.Policy.MaxSession,
+		RevokeSessions: cfg.Policy.RevokeSessions, Log: p.Log,
 	}
 	svc := approval.NewService(p.Store, cfg.Policy, p.Issuer, notifier)
+	svc.Cutter = p.Cutter
 	svc.Now = p.Clock.Now
 	app := &slackapp.App{
 		Service: svc, Web: web, Log: p.Log, Metrics: p.Metrics,

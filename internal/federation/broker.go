@@ -98,6 +98,11 @@ func (b *Broker) Issue(ctx context.Context, g approval.Grant) (approval.Link, er
 	if maxSession := time.Duration(b.cfg.MaxSessionDuration); maxSession > 0 && session > maxSession {
 		session = maxSession
 	}
+	// Revocation denies sessions by this tag, and the role refuses
+	// sessions without it: a grant without an ID must not get one.
+	if !approval.ValidID(g.RequestID) {
+		return approval.Link{}, &approval.IssueError{Code: "InvalidGrant", Reason: "a grant without a request ID cannot be issued: its sessions could not be revoked"}
+	}
 	if session < approval.MinSession {
 		return approval.Link{}, &approval.IssueError{Code: "InvalidGrant", Reason: fmt.Sprintf("a session lasts at least %s, not %s",
 			approval.FormatDuration(approval.MinSession), approval.FormatDuration(session))}

@@ -266,6 +266,24 @@ func TestIssueSession(t *testing.T) {
 	}
 }
 
+// TestIssueWithoutRequestID: every session carries the request-id tag that
+// revocation denies by; a grant without one gets no session at all.
+func TestIssueWithoutRequestID(t *testing.T) {
+	fake := &fakeSTS{}
+	b := testBroker(t, fake, "http://127.0.0.1:1/federation")
+	for _, id := range []string{"", "not-an-id", "ABC<>!DEF"} {
+		g := testGrant()
+		g.RequestID = id
+		_, err := b.Issue(context.Background(), g)
+		if ie := issueError(t, err); ie.Code != "InvalidGrant" || ie.Temporary {
+			t.Errorf("Issue(request %q) = %v; want permanent InvalidGrant", id, err)
+		}
+	}
+	if len(fake.calls) != 0 {
+		t.Errorf("STS was called for a grant without a request ID")
+	}
+}
+
 func TestIssueInvalidScope(t *testing.T) {
 	fake := &fakeSTS{}
 	b := testBroker(t, fake, "http://127.0.0.1:1/federation")

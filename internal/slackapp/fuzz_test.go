@@ -139,7 +139,8 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		// The reason reaches approvers as inert text: the only mention in
 		// the approval message is the requester's, the only other markup
-		// is Slack's date formatting.
+		// is Slack's date formatting. Plain text objects with emoji off
+		// are shown exactly as they are, markup included.
 		msg, blocks := slackapp.ApprovalMessage(&approval.Request{
 			ID: draftID, Requester: requester, Scope: d.Scope, Duration: d.Duration, Reason: d.Reason,
 			State: approval.StatePending, CreatedAt: time.Unix(1700000000, 0), TimeoutAt: time.Unix(1700028800, 0),
@@ -152,7 +153,7 @@ func FuzzParseCommand(f *testing.F) {
 		if err := json.Unmarshal(raw, &decoded); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range append(jsonStrings(decoded), msg) {
+		for _, s := range append(liveStrings(decoded), msg) {
 			if m := markupRE.FindAllString(s, -1); len(m) > 0 {
 				for _, tag := range m {
 					if tag != "<@"+requester+">" && !strings.HasPrefix(tag, "<!date^") {
@@ -165,6 +166,31 @@ func FuzzParseCommand(f *testing.F) {
 }
 
 var markupRE = regexp.MustCompile(`<[^>]*>?`)
+
+// liveStrings returns every string in a decoded JSON value that Slack may
+// parse: all but the text of plain_text objects with emoji off.
+func liveStrings(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			out = append(out, liveStrings(e)...)
+		}
+		return out
+	case map[string]any:
+		var out []string
+		for k, e := range v {
+			if v["type"] == "plain_text" && v["emoji"] == false && k == "text" {
+				continue
+			}
+			out = append(out, liveStrings(e)...)
+		}
+		return out
+	}
+	return nil
+}
 
 // jsonStrings returns every string in a decoded JSON value.
 func jsonStrings(v any) []string {
@@ -527,7 +553,10 @@ func expectClick(cb slack.InteractionCallback, reqs map[string]memSnap, p approv
 			return r.ID, approval.StateRevoked, false
 		}
 	case "open_console":
-		return "", "", ref.Kind == approval.MessageGrant && u == r.Requester && r.State == approval.StateApproved
+		// A link changes no state, though the grant records its session.
+		if ref.Kind == approval.MessageGrant && u == r.Requester && r.State == approval.StateApproved {
+			return r.ID, r.State, true
+		}
 	}
 	return "", "", false
 }

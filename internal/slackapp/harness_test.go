@@ -44,6 +44,9 @@ type fakeIssuer struct {
 	grants []approval.Grant
 	delay  time.Duration
 	err    error
+	// late is how long after the request STS issues the session, so it
+	// ends that much later.
+	late time.Duration
 }
 
 func (f *fakeIssuer) Issue(ctx context.Context, g approval.Grant) (approval.Link, error) {
@@ -62,7 +65,7 @@ func (f *fakeIssuer) Issue(ctx context.Context, g approval.Grant) (approval.Link
 	f.grants = append(f.grants, g)
 	return approval.Link{
 		URL:         fmt.Sprintf("https://signin.example/federation?Action=login&SigninToken=SIGNIN-SECRET-%d", len(f.grants)),
-		SessionEnds: time.Now().Add(g.Session),
+		SessionEnds: time.Now().Add(g.Session + f.late),
 	}, nil
 }
 
@@ -103,6 +106,15 @@ type harnessConfig struct {
 	clock     clockwork.Clock
 	log       *zap.Logger       // nil: record logs for h.logs
 	dialer    *websocket.Dialer // nil: slack-go's own
+	cutter    approval.Cutter   // nil: sessions are not cut
+}
+
+// withCutter turns cutting sessions on, through c.
+func withCutter(c approval.Cutter) harnessOpt {
+	return func(cfg *harnessConfig) {
+		cfg.cutter = c
+		cfg.bot.Policy.RevokeSessions = true
+	}
 }
 
 func withRequired(n int) harnessOpt {
@@ -174,7 +186,7 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 		smOpts = append(smOpts, socketmode.OptionDialer(cfg.dialer))
 	}
 	b := bot.New(cfg.bot, bot.Parts{
-		Store: store, Issuer: issuer,
+		Store: store, Issuer: issuer, Cutter: cfg.cutter,
 		Slack:         slack.New(fs.BotToken(), slack.OptionAPIURL(fs.APIURL()), slack.OptionAppLevelToken(fs.AppToken())),
 		SocketOptions: smOpts,
 		Clock:         cfg.clock, Log: log, Metrics: m, Owner: "test",

@@ -22,7 +22,10 @@ type Notifier struct {
 	Approvers  []string
 	Required   int
 	MaxSession time.Duration
-	Log        *zap.Logger
+	// RevokeSessions says whether grants ended early have their sessions
+	// cut, for the wording of what stays open.
+	RevokeSessions bool
+	Log            *zap.Logger
 }
 
 var _ approval.Notifier = (*Notifier)(nil)
@@ -32,6 +35,16 @@ var _ approval.Notifier = (*Notifier)(nil)
 // not post twice.
 func (n *Notifier) Notify(ctx context.Context, notice approval.Notice) error {
 	r, ev := notice.Request, notice.Event
+	// Not idempotent, so first: a retry after a later failure does not
+	// carry the cut-off again (the deny list is then already written).
+	if !notice.Cutoff.IsZero() {
+		if err := n.toApprovers(ctx, CutoffNotice(notice.Cutoff)); err != nil {
+			return err
+		}
+	}
+	if ev.Kind == approval.EventCutLifted {
+		return nil
+	}
 	var errs []error
 	if ev.Kind == approval.EventRequested {
 		errs = append(errs, n.announce(ctx, notice))
@@ -39,7 +52,7 @@ func (n *Notifier) Notify(ctx context.Context, notice approval.Notice) error {
 		errs = append(errs, n.updateApprovals(ctx, r))
 	}
 	switch ev.Kind {
-	case approval.EventExpired, approval.EventRevoked, approval.EventFailed:
+	case approval.EventExpired, approval.EventRevoked, approval.EventFailed, approval.EventCutSessions:
 		errs = append(errs, n.updateGrants(ctx, r))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -55,7 +68,7 @@ func (n *Notifier) Notify(ctx context.Context, notice approval.Notice) error {
 		}
 		return n.remember(ctx, notice, approval.MessageRef{Kind: approval.MessageGrant, Channel: ch, TS: ts})
 	default:
-		if text := Notice(ev, r, n.MaxSession); text != "" {
+		if text := Notice(ev, r, n.MaxSession, n.RevokeSessions); text != "" {
 			if _, _, err := n.postDM(ctx, r.Requester, text, nil); err != nil {
 				return err
 			}
@@ -94,6 +107,22 @@ func (n *Notifier) announce(ctx context.Context, notice approval.Notice) error {
 		}
 		if !r.HasMessageIn(dm) {
 			errs = append(errs, post(dm))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// toApprovers posts text in the approval channel, or to each approver by
+// DM when there is none.
+func (n *Notifier) toApprovers(ctx context.Context, text string) error {
+	if n.Channel != "" {
+		_, _, err := n.Web.Post(ctx, n.Channel, text, nil)
+		return err
+	}
+	var errs []error
+	for _, a := range n.Approvers {
+		if _, _, err := n.postDM(ctx, a, text, nil); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -32,6 +33,21 @@ func escape(s string) string { return escaper.Replace(s) }
 
 // escaper is built once: building a Replacer costs more than using it.
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// userText renders text a requester typed as plain text: verbatim, with
+// no mrkdwn, links, mentions or emoji codes taking effect, on one line
+// (so it cannot pose as a status line or push the buttons away), and at
+// most n characters.
+func userText(s string, n int) *slack.TextBlockObject {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > n {
+		s = string([]rune(s)[:n-1]) + "…"
+	}
+	if s == "" {
+		s = "-"
+	}
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
 
 // code renders s as inline code, safely.
 func code(s string) string {
@@ -99,13 +115,27 @@ func statusLine(r *approval.Request, required int) string {
 	case approval.StateTimedOut:
 		return fmt.Sprintf(":hourglass: Timed out %s: nobody decided in time.", date(r.EndedAt))
 	case approval.StateExpired:
-		return fmt.Sprintf(":lock: Approved by %s. Access expired %s.", user(r.DecidedBy), date(r.EndsAt))
+		return fmt.Sprintf(":lock: Approved by %s. Access expired %s.", user(r.DecidedBy), date(r.EndsAt)) + cutLine(r)
 	case approval.StateRevoked:
-		return fmt.Sprintf(":octagonal_sign: Ended early by %s %s.", user(r.EndedBy), date(r.EndedAt))
+		return fmt.Sprintf(":octagonal_sign: Ended early by %s %s.", user(r.EndedBy), date(r.EndedAt)) + cutLine(r)
 	case approval.StateFailed:
 		return fmt.Sprintf(":x: Approved by %s, but AWS refused to issue access: %s.", user(r.DecidedBy), escape(r.Failure))
 	}
 	return string(r.State)
+}
+
+// cutLine says what became of an ended grant's live AWS sessions.
+func cutLine(r *approval.Request) string {
+	switch r.Cut {
+	case approval.CutPending:
+		return " Its open AWS sessions and unused links are being cut off."
+	case approval.CutDone:
+		return " Its AWS sessions and unused links were cut off."
+	case approval.CutFailed:
+		return fmt.Sprintf(" :warning: Its open AWS sessions could not be cut off (%s); they keep working until %s at the latest.",
+			escape(r.CutError), date(r.SessionsEnd))
+	}
+	return ""
 }
 
 // ApprovalMessage renders the message approvers decide on, as it should
@@ -120,7 +150,10 @@ func ApprovalMessage(r *approval.Request, required int) (string, []slack.Block) 
 			mrkdwn("*Access*\n" + string(r.Access)),
 			mrkdwn("*Duration*\n" + approval.FormatDuration(r.Duration)),
 		}, nil),
-		section("*Reason*\n" + escape(r.Reason)),
+		// The one field the requester wrote freely: plain text under a label
+		// that says so.
+		slack.NewSectionBlock(mrkdwn("*Reason*, as the requester wrote it:"),
+			[]*slack.TextBlockObject{userText(r.Reason, approval.MaxReasonLen)}, nil),
 		slack.NewContextBlock("", mrkdwn(fmt.Sprintf("Request %s · asked %s", r.ID, date(r.CreatedAt)))),
 		section(statusLine(r, required)),
 	}
@@ -176,7 +209,9 @@ func FreshLink(r *approval.Request, link approval.Link) string {
 }
 
 // Notice renders the DM a requester gets for ev, or "" when ev needs none.
-func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration) string {
+// cutting says whether the bot cuts the sessions of grants ended early;
+// when it does not, a revoked grant's DM says what stays open.
+func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration, cutting bool) string {
 	switch ev.Kind {
 	case approval.EventDenied:
 		return fmt.Sprintf(":no_entry: Your request %s for %s was denied by %s.", r.ID, scopeText(r.Scope), user(ev.Actor))
@@ -190,12 +225,33 @@ func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration) st
 		if ev.Detail["was"] == string(approval.StatePending) {
 			return fmt.Sprintf(":octagonal_sign: Your request %s for %s was withdrawn by %s.", r.ID, scopeText(r.Scope), user(ev.Actor))
 		}
+		switch {
+		case r.Cut == approval.CutPending:
+			return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s. No new sign-in links can be made, and the AWS sessions and links already made for it are being cut off (IAM applies this within seconds).",
+				scopeText(r.Scope), user(ev.Actor))
+		case cutting:
+			return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s. No new sign-in links can be made.", scopeText(r.Scope), user(ev.Actor))
+		}
 		return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s. No new sign-in links can be made; a console already open keeps working until its session ends, at most %s.",
 			scopeText(r.Scope), user(ev.Actor), approval.FormatDuration(maxSession))
+	case approval.EventCutSessions:
+		if r.Cut != approval.CutFailed {
+			return ""
+		}
+		return fmt.Sprintf(":warning: The AWS sessions of your ended access to %s (request %s) could not be cut off (%s). A console already open keeps working until its session ends, %s at the latest.",
+			scopeText(r.Scope), r.ID, escape(r.CutError), date(r.SessionsEnd))
 	case approval.EventFailed:
 		return fmt.Sprintf(":x: Your request %s for %s was approved, but AWS refused to issue access: %s. The approvers have been told.", r.ID, scopeText(r.Scope), escape(r.Failure))
 	}
 	return ""
+}
+
+// CutoffNotice is the line approvers get when the deny list of ended
+// grants outgrew IAM's limit and every session issued before cutoff was
+// cut instead, those of active grants too.
+func CutoffNotice(cutoff time.Time) string {
+	return fmt.Sprintf(":scissors: Too many ended grants to list on the collaborator role (IAM allows 10,240 characters of inline policy), so every AWS session issued before %s was cut off instead, including those of grants still active. Their holders need a fresh link (*Open AWS console* in their DM); nothing else changes.",
+		date(cutoff))
 }
 
 // Help is the reply to /share-bucket help.

@@ -36,7 +36,11 @@ func show(text string, blocks []slack.Block) {
 				fmt.Println(b.Text.Text)
 			}
 			for _, f := range b.Fields {
-				fmt.Println(strings.ReplaceAll(f.Text, "\n", " "))
+				line := strings.ReplaceAll(f.Text, "\n", " ")
+				if f.Type == slack.PlainTextType {
+					line += " (plain text)"
+				}
+				fmt.Println(line)
 			}
 		case *slack.ContextBlock:
 			for _, e := range b.ContextElements.Elements {
@@ -65,8 +69,8 @@ func ExampleApprovalMessage() {
 	// *Folder* `collab-bucket/myfolder/`
 	// *Access* write
 	// *Duration* 2h
-	// *Reason*
-	// numbers for &lt;!channel&gt; &amp; the auditors
+	// *Reason*, as the requester wrote it:
+	// numbers for <!channel> & the auditors (plain text)
 	// (Request K7QX2M4RTA · asked <!date^1795780800^{date_short_pretty} at {time}|2026-11-27 12:00 UTC>)
 	// :hourglass_flowing_sand: Waiting for approval. Expires if undecided <!date^1795809600^{date_short_pretty} at {time}|2026-11-27 20:00 UTC>.
 	// [Approve approve=K7QX2M4RTA] [Deny deny=K7QX2M4RTA]
@@ -145,7 +149,7 @@ func ExampleNotice() {
 		{Kind: approval.EventRevoked, Actor: "UREQ", Detail: map[string]string{"was": "pending"}},
 		{Kind: approval.EventFailed},
 	} {
-		fmt.Println(Notice(ev, r, time.Hour))
+		fmt.Println(Notice(ev, r, time.Hour, false))
 	}
 	// Output:
 	// :no_entry: Your request K7QX2M4RTA for `collab-bucket/myfolder/` was denied by <@UAPP>.
@@ -155,6 +159,113 @@ func ExampleNotice() {
 	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP>. No new sign-in links can be made; a console already open keeps working until its session ends, at most 1h.
 	// :octagonal_sign: Your request K7QX2M4RTA for `collab-bucket/myfolder/` was withdrawn by <@UREQ>.
 	// :x: Your request K7QX2M4RTA for `collab-bucket/myfolder/` was approved, but AWS refused to issue access: AccessDenied: refused. The approvers have been told.
+}
+
+// ExampleNotice_cut: with cutting on, the DMs of a grant ended early say
+// what happens to the sessions already open.
+func ExampleNotice_cut() {
+	r := sampleRequest()
+	r.State, r.SessionsEnd = approval.StateRevoked, t0.Add(time.Hour)
+	revoked := approval.Event{Kind: approval.EventRevoked, Actor: "UAPP", Detail: map[string]string{"was": "approved"}}
+	fmt.Println(Notice(revoked, r, time.Hour, true))
+	r.Cut = approval.CutPending
+	fmt.Println(Notice(revoked, r, time.Hour, true))
+	cut := approval.Event{Kind: approval.EventCutSessions}
+	r.Cut = approval.CutDone
+	fmt.Printf("%q\n", Notice(cut, r, time.Hour, true))
+	r.Cut, r.CutError = approval.CutFailed, "AccessDenied: the bot may not change the role's inline policies"
+	fmt.Println(Notice(cut, r, time.Hour, true))
+	// Output:
+	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP>. No new sign-in links can be made.
+	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP>. No new sign-in links can be made, and the AWS sessions and links already made for it are being cut off (IAM applies this within seconds).
+	// ""
+	// :warning: The AWS sessions of your ended access to `collab-bucket/myfolder/` (request K7QX2M4RTA) could not be cut off (AccessDenied: the bot may not change the role's inline policies). A console already open keeps working until its session ends, <!date^1795784400^{date_short_pretty} at {time}|2026-11-27 13:00 UTC> at the latest.
+}
+
+// ExampleApprovalMessage_cut: approvers see what became of the sessions.
+func ExampleApprovalMessage_cut() {
+	for _, c := range []approval.CutState{approval.CutPending, approval.CutDone, approval.CutFailed} {
+		r := sampleRequest()
+		r.State, r.EndedBy, r.EndedAt, r.SessionsEnd, r.Cut, r.CutError = approval.StateRevoked, "UREQ", t0, t0.Add(time.Hour), c, "AccessDenied: refused"
+		_, blocks := ApprovalMessage(r, 1)
+		fmt.Println(blocks[4].(*slack.SectionBlock).Text.Text)
+	}
+	// Output:
+	// :octagonal_sign: Ended early by <@UREQ> <!date^1795780800^{date_short_pretty} at {time}|2026-11-27 12:00 UTC>. Its open AWS sessions and unused links are being cut off.
+	// :octagonal_sign: Ended early by <@UREQ> <!date^1795780800^{date_short_pretty} at {time}|2026-11-27 12:00 UTC>. Its AWS sessions and unused links were cut off.
+	// :octagonal_sign: Ended early by <@UREQ> <!date^1795780800^{date_short_pretty} at {time}|2026-11-27 12:00 UTC>. :warning: Its open AWS sessions could not be cut off (AccessDenied: refused); they keep working until <!date^1795784400^{date_short_pretty} at {time}|2026-11-27 13:00 UTC> at the latest.
+}
+
+func ExampleCutoffNotice() {
+	fmt.Println(CutoffNotice(t0))
+	// Output:
+	// :scissors: Too many ended grants to list on the collaborator role (IAM allows 10,240 characters of inline policy), so every AWS session issued before <!date^1795780800^{date_short_pretty} at {time}|2026-11-27 12:00 UTC> was cut off instead, including those of grants still active. Their holders need a fresh link (*Open AWS console* in their DM); nothing else changes.
+}
+
+// TestHostileReasons: nothing a requester writes as a reason can make the
+// approval message show a status line, a link, a mention, an emoji, bold
+// or italic text, or push the buttons away. The reason appears once, as
+// plain text on one line, under its label; every other block is the same
+// as for a harmless reason.
+func TestHostileReasons(t *testing.T) {
+	hostile := []string{
+		"audit\n:white_check_mark: Approved by <@UAPP1>. Access until tomorrow.",
+		"*Pre-approved* by _security_ ~do not deny~",
+		"see <https://evil.example/login|the AWS console> or https://evil.example",
+		"<!channel> <!here> <@UAPP1> <#C123> <!subteam^S123>",
+		":white_check_mark: :rotating_light: urgent",
+		"&lt;b&gt; &amp; > quote\n> fake quote",
+		"```code block```",
+		strings.Repeat("line\n", 200),
+		strings.Repeat("x", approval.MaxReasonLen),
+	}
+	base := sampleRequest()
+	base.Reason = "quarterly numbers"
+	wantText, want := ApprovalMessage(base, 1)
+	for _, reason := range hostile {
+		r := sampleRequest()
+		r.Reason = reason
+		text, blocks := ApprovalMessage(r, 1)
+		if text != wantText {
+			t.Errorf("reason %q changed the fallback text to %q", reason, text)
+		}
+		if len(blocks) != len(want) {
+			t.Fatalf("reason %q: %d blocks; want %d", reason, len(blocks), len(want))
+		}
+		for i := range blocks {
+			got, exp := mustJSON(t, blocks[i]), mustJSON(t, want[i])
+			if i == 2 {
+				sec := blocks[i].(*slack.SectionBlock)
+				if len(sec.Fields) != 1 {
+					t.Fatalf("reason block has %d fields", len(sec.Fields))
+				}
+				f := sec.Fields[0]
+				if f.Type != slack.PlainTextType || f.Emoji == nil || *f.Emoji || strings.Contains(f.Text, "\n") ||
+					len([]rune(f.Text)) > approval.MaxReasonLen || f.Verbatim {
+					t.Errorf("reason %q rendered as %+v; want plain text, no emoji, one line, bounded", reason, f)
+				}
+				if got, want := f.Text, strings.Join(strings.Fields(reason), " "); !strings.HasPrefix(want, strings.TrimSuffix(got, "…")) {
+					t.Errorf("reason %q shown as %q; want it verbatim, with spaces collapsed", reason, got)
+				}
+				if sec.Text.Text != "*Reason*, as the requester wrote it:" {
+					t.Errorf("label = %q", sec.Text.Text)
+				}
+				continue
+			}
+			if got != exp {
+				t.Errorf("reason %q changed block %d:\n%s\nwant\n%s", reason, i, got, exp)
+			}
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func ExampleUsage() {

@@ -231,7 +231,7 @@ func ids(rs []*approval.Request) []string {
 // utc returns r with every time in UTC, as a store returns it.
 func utc(r *approval.Request) *approval.Request {
 	c := r.Clone()
-	for _, p := range []*time.Time{&c.CreatedAt, &c.TimeoutAt, &c.DecidedAt, &c.EndsAt, &c.WarnAt, &c.EndedAt} {
+	for _, p := range []*time.Time{&c.CreatedAt, &c.TimeoutAt, &c.DecidedAt, &c.EndsAt, &c.WarnAt, &c.EndedAt, &c.SessionsEnd, &c.CutUntil} {
 		*p = p.UTC()
 	}
 	for i := range c.Approvals {

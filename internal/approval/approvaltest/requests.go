@@ -36,6 +36,11 @@ func testCreateGet(t *testing.T, s approval.Store) {
 		EndedBy:   "UAPP1",
 		EndedAt:   at(time.Hour + 999*time.Millisecond),
 		Failure:   "AccessDenied: not allowed",
+		// A grant revoked while a session ran.
+		SessionsEnd: at(2*time.Hour + 17*time.Minute),
+		Cut:         approval.CutFailed,
+		CutUntil:    at(2*time.Hour + 22*time.Minute),
+		CutError:    "AccessDenied: the bot may not",
 		Messages: []approval.MessageRef{
 			{Kind: approval.MessageApproval, Channel: "C0APPROVAL", TS: "1764244800.000100"},
 			{Kind: approval.MessageGrant, Channel: "D0REQ", TS: "1764244800.000200"},

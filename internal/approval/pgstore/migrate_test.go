@@ -84,3 +84,20 @@ func schema(t *testing.T, db *sql.DB) []string {
 	}
 	return out
 }
+
+func TestDenyList(t *testing.T) {
+	dsns := map[string]string{}
+	sqlstoretest.TestDenyList(t, func(t *testing.T, name string) *sqlstore.Store {
+		dsn, ok := dsns[name]
+		if !ok {
+			dsn = NewSchema(t)
+			dsns[name] = dsn
+		}
+		s, err := pgstore.Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -30,6 +30,8 @@ var dialect = sqlstore.Dialect{
 	AutoID:            "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 	SchemaLock:        fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", schemaLockKey),
 	ClaimLock:         "FOR UPDATE OF e SKIP LOCKED",
+	Lock:              "SELECT pg_advisory_lock($1)",
+	Unlock:            "SELECT pg_advisory_unlock($1)",
 	IsUniqueViolation: isUniqueViolation,
 }
 

@@ -98,3 +98,22 @@ func dataVersion(t *testing.T, db *sql.DB) int64 {
 	}
 	return v
 }
+
+// TestDenyList runs the deny-list suite. A SQLite file serves one
+// process, so "another replica" is another user of the same store.
+func TestDenyList(t *testing.T) {
+	dir := t.TempDir()
+	stores := map[string]*sqlstore.Store{}
+	sqlstoretest.TestDenyList(t, func(t *testing.T, name string) *sqlstore.Store {
+		if s, ok := stores[name]; ok {
+			return s
+		}
+		s, err := sqlitestore.Open(filepath.Join(dir, name+".db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[name] = s
+		return s
+	})
+}

@@ -34,6 +34,11 @@ type Dialect struct {
 	// IsUniqueViolation reports whether err is the driver's unique-key
 	// violation.
 	IsUniqueViolation func(err error) bool
+	// Lock and Unlock, if set, take and release a lock shared by every
+	// replica, given its key as $1, on one connection held meanwhile:
+	// PostgreSQL's pg_advisory_lock and pg_advisory_unlock. Without them
+	// (SQLite, one replica) a lock inside the Store stands in.
+	Lock, Unlock string
 }
 
 // templates are the {{Name}} placeholders migrations may use and what d

@@ -27,6 +27,8 @@ type statements struct {
 	retry         *sql.Stmt
 	giveUp        *sql.Stmt
 	releaseLeases *sql.Stmt
+	dropRevoked   *sql.Stmt
+	addRevoked    *sql.Stmt
 }
 
 // headEvent is true for the oldest undelivered event of its request, the
@@ -89,6 +91,8 @@ func (st *statements) list(d Dialect) []struct {
 			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
 		{&st.releaseLeases, `UPDATE events SET lease_owner = NULL, lease_until = NULL
 			WHERE delivered_at IS NULL AND lease_owner IS NOT NULL`},
+		{&st.dropRevoked, `DELETE FROM revocations WHERE request_id = $1`},
+		{&st.addRevoked, `INSERT INTO revocations (request_id, until) VALUES ($1, $2)`},
 	}
 }
 

@@ -54,6 +54,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/share-bucket/share-bucket/internal/approval"
@@ -80,6 +81,10 @@ type Store struct {
 	db *sql.DB
 	d  Dialect
 	st statements
+
+	// denyListMu stands in for the deny list's lock where the dialect has
+	// none (SQLite: one replica).
+	denyListMu sync.Mutex
 }
 
 var _ approval.Store = (*Store)(nil)
@@ -163,6 +168,9 @@ func (s *Store) create(ctx context.Context, r *approval.Request, events []approv
 		return err
 	}
 	if err := s.insertMessages(ctx, tx, r.ID, r.Messages); err != nil {
+		return err
+	}
+	if err := s.mirrorRevocation(ctx, tx, time.Time{}, r); err != nil {
 		return err
 	}
 	if _, err := s.insertEvents(ctx, tx, r.ID, events); err != nil {
@@ -283,6 +291,9 @@ func (s *Store) write(ctx context.Context, cur, next *approval.Request, events [
 		}
 	}
 	if err := s.insertMessages(ctx, tx, next.ID, added); err != nil {
+		return nil, err
+	}
+	if err := s.mirrorRevocation(ctx, tx, cur.CutUntil, next); err != nil {
 		return nil, err
 	}
 	written, err := s.insertEvents(ctx, tx, next.ID, events)
