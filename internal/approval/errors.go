@@ -36,6 +36,9 @@ var (
 	// ErrEnded means the grant is over: it expired, was revoked, or AWS
 	// refused to issue it.
 	ErrEnded = errors.New("approval: access ended")
+	// ErrExtensionPending means the grant already has an extension
+	// waiting for the approvers.
+	ErrExtensionPending = errors.New("approval: an extension is already pending")
 )
 
 // StateError reports an action that the request's current state does not

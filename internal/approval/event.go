@@ -30,6 +30,17 @@ const (
 	// EventLinkDiscarded records a link minted while its grant ended: it
 	// was thrown away, and its session cut with the grant's.
 	EventLinkDiscarded EventKind = "link_discarded"
+
+	// Extensions of an active grant, decided like requests; Detail names
+	// the extension ("extension": its Seq).
+	EventExtensionRequested        EventKind = "extension_requested"
+	EventExtensionApprovalRecorded EventKind = "extension_approval_recorded"
+	EventExtended                  EventKind = "extended"
+	EventExtensionDenied           EventKind = "extension_denied"
+	EventExtensionTimedOut         EventKind = "extension_timed_out"
+	// EventReminded reminds the approvers of an undecided request, or of
+	// an extension (Detail "extension").
+	EventReminded EventKind = "reminded"
 )
 
 // Event is one recorded change. Detail holds short facts for the audit log

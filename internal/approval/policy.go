@@ -36,7 +36,16 @@ type Policy struct {
 	// RevokeSessions cuts the live sessions of a grant that ends early,
 	// through the Service's Cutter.
 	RevokeSessions bool
+	// MaxExtended bounds a grant with all its extensions; zero means
+	// MaxDuration (no extension beyond it).
+	MaxExtended time.Duration
+	// ApprovalReminder is how long an undecided request or extension
+	// waits before the approvers are reminded, and again between
+	// reminders; zero means never.
+	ApprovalReminder time.Duration
 }
+
+func (p Policy) maxExtended() time.Duration { return max(p.MaxExtended, p.MaxDuration) }
 
 // IsApprover reports whether user may decide on requests.
 func (p Policy) IsApprover(user string) bool { return slices.Contains(p.Approvers, user) }

@@ -64,6 +64,8 @@ type MessageRef struct {
 	Kind    MessageKind
 	Channel string
 	TS      string
+	// Extension is the Seq of the extension a MessageExtension is about.
+	Extension int
 }
 
 // MessageKind says what a posted message is for.
@@ -74,6 +76,8 @@ const (
 	MessageApproval MessageKind = "approval"
 	// MessageGrant is the requester's DM carrying the sign-in link.
 	MessageGrant MessageKind = "grant"
+	// MessageExtension is the message approvers decide on an extension on.
+	MessageExtension MessageKind = "extension"
 )
 
 // Request is a request for access and, once approved, the grant it became.
@@ -111,6 +115,12 @@ type Request struct {
 	CutUntil time.Time
 	CutError string // why the sessions could not be cut: a code and plain words
 
+	// RemindAt is when the approvers of a pending request are next
+	// reminded; zero for never.
+	RemindAt time.Time
+	// Extensions are the grant's requests for more time, in order.
+	Extensions []Extension
+
 	Messages []MessageRef
 	Version  int64 // bumped on every stored change, for compare-and-swap
 }
@@ -120,6 +130,10 @@ func (r *Request) Clone() *Request {
 	c := *r
 	c.Approvals = slices.Clone(r.Approvals)
 	c.Messages = slices.Clone(r.Messages)
+	c.Extensions = slices.Clone(r.Extensions)
+	for i := range c.Extensions {
+		c.Extensions[i].Approvals = slices.Clone(c.Extensions[i].Approvals)
+	}
 	return &c
 }
 
@@ -130,15 +144,30 @@ func (r *Request) Clone() *Request {
 func (r *Request) NextDue() time.Time {
 	switch r.State {
 	case StatePending:
-		return r.TimeoutAt
+		return earliest(r.TimeoutAt, r.RemindAt)
 	case StateApproved:
+		due := r.EndsAt
 		if !r.Warned && !r.WarnAt.IsZero() && r.WarnAt.Before(r.EndsAt) {
-			return r.WarnAt
+			due = r.WarnAt
 		}
-		return r.EndsAt
+		if e := r.PendingExtension(); e != nil {
+			due = earliest(due, e.TimeoutAt, e.RemindAt)
+		}
+		return due
 	}
 	// An ended grant leaves the deny list once its last session has ended.
 	return r.CutUntil
+}
+
+// earliest returns the earliest of the non-zero times ts.
+func earliest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if !t.IsZero() && (out.IsZero() || t.Before(out)) {
+			out = t
+		}
+	}
+	return out
 }
 
 // ApprovedBy reports whether user has already approved.

@@ -86,6 +86,9 @@ type Service struct {
 	// Cutter cuts the sessions of grants that end early; nil when
 	// Policy.RevokeSessions is off.
 	Cutter Cutter
+	// Approvers, if set, names the approvers as they are now (the members
+	// of chat user groups change); Policy.Approvers otherwise.
+	Approvers ApproverSource
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 	// IssueAttempts is how many times a temporary issuing error is retried
@@ -98,6 +101,20 @@ type Service struct {
 
 	changedOnce sync.Once
 	changed     chan struct{}
+}
+
+// ApproverSource names the users who may decide on requests now.
+type ApproverSource interface {
+	Approvers() []string
+}
+
+// policy returns the policy with the approvers as they are now.
+func (s *Service) policy() Policy {
+	p := s.Policy
+	if s.Approvers != nil {
+		p.Approvers = s.Approvers.Approvers()
+	}
+	return p
 }
 
 // NewService returns a Service with a real clock.
@@ -172,7 +189,7 @@ func (s *Service) Check(d Draft) error {
 	if err := CheckReason(d.Reason); err != nil {
 		return err
 	}
-	if s.Policy.eligible(d.Requester) < s.Policy.required() {
+	if p := s.policy(); p.eligible(d.Requester) < p.required() {
 		return &ForbiddenError{Reason: "there are not enough approvers other than you to decide on this request"}
 	}
 	return nil
@@ -211,6 +228,9 @@ func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 		CreatedAt: now,
 		TimeoutAt: now.Add(s.Policy.ApprovalTimeout),
 	}
+	if s.Policy.ApprovalReminder > 0 {
+		r.RemindAt = now.Add(s.Policy.ApprovalReminder)
+	}
 	ev := newEvent(r, EventRequested, d.Requester, now, map[string]string{
 		"scope":    d.Scope.String(),
 		"access":   string(d.Access),
@@ -228,7 +248,37 @@ func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 func (s *Service) Decide(ctx context.Context, id, approver string, d Decision) (*Request, error) {
 	now := s.now()
 	r, _, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
-		return r.decide(s.Policy, approver, d, now)
+		return r.decide(s.policy(), approver, d, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.kick()
+	return r, nil
+}
+
+// Extend asks the approvers for d more time on grant id, with a reason,
+// on behalf of user, who must be its requester. Errors: ErrNotFound,
+// *ForbiddenError, *InvalidError, *StateError (ErrExtensionPending when
+// one is already pending).
+func (s *Service) Extend(ctx context.Context, id, user string, d time.Duration, reason string) (*Request, error) {
+	now := s.now()
+	r, _, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
+		return r.extend(s.policy(), user, d, reason, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.kick()
+	return r, nil
+}
+
+// DecideExtension records approver's decision on extension seq of grant
+// id. Errors: ErrNotFound, *ForbiddenError, *InvalidError, *StateError.
+func (s *Service) DecideExtension(ctx context.Context, id string, seq int, approver string, d Decision) (*Request, error) {
+	now := s.now()
+	r, _, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
+		return r.decideExtension(s.policy(), seq, approver, d, now)
 	})
 	if err != nil {
 		return nil, err
@@ -243,7 +293,7 @@ func (s *Service) Decide(ctx context.Context, id, approver string, d Decision) (
 func (s *Service) Revoke(ctx context.Context, id, user string) (*Request, error) {
 	now := s.now()
 	r, _, err := s.Store.Update(ctx, id, func(r *Request) ([]Event, error) {
-		return r.revoke(s.Policy, user, now)
+		return r.revoke(s.policy(), user, now)
 	})
 	if err != nil {
 		return nil, err
@@ -449,7 +499,7 @@ func (s *Service) List(ctx context.Context, user string) (Listing, error) {
 		return Listing{}, err
 	}
 	l := Listing{Mine: mine}
-	if s.Policy.IsApprover(user) {
+	if s.policy().IsApprover(user) {
 		pending, err := s.Store.List(ctx, Filter{States: []State{StatePending}, Limit: 50})
 		if err != nil {
 			return Listing{}, err

@@ -46,7 +46,7 @@ func (r *Request) decide(p Policy, approver string, d Decision, now time.Time) (
 		return nil, err
 	}
 	if d == Deny {
-		r.State, r.DecidedBy, r.DecidedAt = StateDenied, approver, now
+		r.State, r.DecidedBy, r.DecidedAt, r.RemindAt = StateDenied, approver, now, time.Time{}
 		return []Event{newEvent(r, EventDenied, approver, now, nil)}, nil
 	}
 	if r.ApprovedBy(approver) {
@@ -60,7 +60,7 @@ func (r *Request) decide(p Policy, approver string, d Decision, now time.Time) (
 	if len(r.Approvals) < p.required() {
 		return []Event{newEvent(r, EventApprovalRecorded, approver, now, count)}, nil
 	}
-	r.State, r.DecidedBy, r.DecidedAt = StateApproved, approver, now
+	r.State, r.DecidedBy, r.DecidedAt, r.RemindAt = StateApproved, approver, now, time.Time{}
 	r.EndsAt = now.Add(r.Duration)
 	r.WarnAt = time.Time{}
 	if p.ExpiryWarning > 0 && p.ExpiryWarning < r.Duration {
@@ -103,7 +103,8 @@ func (r *Request) revoke(p Policy, user string, now time.Time) ([]Event, error) 
 		return nil, stateError(r, "revoke", now)
 	}
 	was := r.State
-	r.State, r.EndedBy, r.EndedAt = StateRevoked, user, now
+	r.State, r.EndedBy, r.EndedAt, r.RemindAt = StateRevoked, user, now, time.Time{}
+	r.dropExtension(now)
 	evs := []Event{newEvent(r, EventRevoked, user, now, map[string]string{"was": string(was)})}
 	if was == StateApproved {
 		evs = append(evs, r.cutSessions(p, now)...)
@@ -143,18 +144,37 @@ func (r *Request) tick(p Policy, now time.Time) []Event {
 	switch r.State {
 	case StatePending:
 		if !now.Before(r.TimeoutAt) {
-			r.State, r.EndedAt = StateTimedOut, now
+			r.State, r.EndedAt, r.RemindAt = StateTimedOut, now, time.Time{}
 			return []Event{newEvent(r, EventTimedOut, "", now, nil)}
+		}
+		if due(r.RemindAt, now) {
+			r.RemindAt = nextReminder(p, r.RemindAt, now, r.TimeoutAt)
+			return []Event{newEvent(r, EventReminded, "", now, map[string]string{
+				"waited": FormatDuration(now.Sub(r.CreatedAt)),
+			})}
 		}
 	case StateApproved:
 		if !now.Before(r.EndsAt) {
 			r.State, r.EndedAt = StateExpired, now
+			r.dropExtension(now)
 			evs := []Event{newEvent(r, EventExpired, "", now, nil)}
 			// The first session may outlast the grant by FirstLinkGrace.
 			if r.SessionsEnd.After(now) {
 				evs = append(evs, r.cutSessions(p, now)...)
 			}
 			return evs
+		}
+		if e := r.PendingExtension(); e != nil {
+			detail := map[string]string{"extension": strconv.Itoa(e.Seq)}
+			if !now.Before(e.TimeoutAt) {
+				e.State, e.DecidedAt, e.RemindAt = StateTimedOut, now, time.Time{}
+				return []Event{newEvent(r, EventExtensionTimedOut, "", now, detail)}
+			}
+			if due(e.RemindAt, now) {
+				e.RemindAt = nextReminder(p, e.RemindAt, now, e.TimeoutAt)
+				detail["waited"] = FormatDuration(now.Sub(e.RequestedAt))
+				return []Event{newEvent(r, EventReminded, "", now, detail)}
+			}
 		}
 		if !r.Warned && !r.WarnAt.IsZero() && !now.Before(r.WarnAt) {
 			r.Warned = true
@@ -169,6 +189,26 @@ func (r *Request) tick(p Policy, now time.Time) []Event {
 		}
 	}
 	return nil
+}
+
+// due reports whether a scheduled time t (zero: never) has come at now.
+func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+
+// nextReminder is the reminder after one due at last: a reminder interval
+// later, skipping any missed while the bot was down; zero once the timeout
+// comes first.
+func nextReminder(p Policy, last, now, timeout time.Time) time.Time {
+	if p.ApprovalReminder <= 0 {
+		return time.Time{}
+	}
+	next := last.Add(p.ApprovalReminder)
+	for !next.After(now) {
+		next = next.Add(p.ApprovalReminder)
+	}
+	if !next.Before(timeout) {
+		return time.Time{}
+	}
+	return next
 }
 
 // recordSession notes a session minted for the grant, ending at ends. If

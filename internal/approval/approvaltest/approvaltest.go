@@ -231,11 +231,18 @@ func ids(rs []*approval.Request) []string {
 // utc returns r with every time in UTC, as a store returns it.
 func utc(r *approval.Request) *approval.Request {
 	c := r.Clone()
-	for _, p := range []*time.Time{&c.CreatedAt, &c.TimeoutAt, &c.DecidedAt, &c.EndsAt, &c.WarnAt, &c.EndedAt, &c.SessionsEnd, &c.CutUntil} {
+	for _, p := range []*time.Time{&c.CreatedAt, &c.TimeoutAt, &c.DecidedAt, &c.EndsAt, &c.WarnAt, &c.EndedAt, &c.SessionsEnd, &c.CutUntil, &c.RemindAt} {
 		*p = p.UTC()
 	}
 	for i := range c.Approvals {
 		c.Approvals[i].At = c.Approvals[i].At.UTC()
+	}
+	for i := range c.Extensions {
+		e := &c.Extensions[i]
+		e.RequestedAt, e.TimeoutAt, e.RemindAt, e.DecidedAt = e.RequestedAt.UTC(), e.TimeoutAt.UTC(), e.RemindAt.UTC(), e.DecidedAt.UTC()
+		for j := range e.Approvals {
+			e.Approvals[j].At = e.Approvals[j].At.UTC()
+		}
 	}
 	return c
 }

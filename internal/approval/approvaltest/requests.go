@@ -41,7 +41,16 @@ func testCreateGet(t *testing.T, s approval.Store) {
 		Cut:         approval.CutFailed,
 		CutUntil:    at(2*time.Hour + 22*time.Minute),
 		CutError:    "AccessDenied: the bot may not",
+		RemindAt:    at(3 * time.Hour),
+		Extensions: []approval.Extension{
+			{Seq: 1, Duration: time.Hour, Reason: "more\ntime ✓", State: approval.StateApproved, RequestedAt: at(time.Hour),
+				TimeoutAt: at(9 * time.Hour), Approvals: []approval.Approval{{By: "UAPP1", At: at(time.Hour + time.Second)}},
+				DecidedBy: "UAPP1", DecidedAt: at(time.Hour + time.Second)},
+			{Seq: 2, Duration: 30 * time.Minute, Reason: "again", State: approval.StatePending, RequestedAt: at(2 * time.Hour),
+				TimeoutAt: at(10 * time.Hour), RemindAt: at(3 * time.Hour)},
+		},
 		Messages: []approval.MessageRef{
+			{Kind: approval.MessageExtension, Channel: "C0APPROVAL", TS: "1764244800.000300", Extension: 2},
 			{Kind: approval.MessageApproval, Channel: "C0APPROVAL", TS: "1764244800.000100"},
 			{Kind: approval.MessageGrant, Channel: "D0REQ", TS: "1764244800.000200"},
 			{Kind: approval.MessageApproval, Channel: "D0APP1", TS: "1764244800.000050"},

@@ -45,8 +45,18 @@ func storedRequest(r *approval.Request) *approval.Request {
 	c.EndsAt = stored(c.EndsAt)
 	c.WarnAt = stored(c.WarnAt)
 	c.EndedAt = stored(c.EndedAt)
+	c.SessionsEnd = stored(c.SessionsEnd)
+	c.CutUntil = stored(c.CutUntil)
+	c.RemindAt = stored(c.RemindAt)
 	for i := range c.Approvals {
 		c.Approvals[i].At = stored(c.Approvals[i].At)
+	}
+	for i := range c.Extensions {
+		e := &c.Extensions[i]
+		e.RequestedAt, e.TimeoutAt, e.RemindAt, e.DecidedAt = stored(e.RequestedAt), stored(e.TimeoutAt), stored(e.RemindAt), stored(e.DecidedAt)
+		for j := range e.Approvals {
+			e.Approvals[j].At = stored(e.Approvals[j].At)
+		}
 	}
 	return c
 }
@@ -131,4 +141,79 @@ func scanEvent(row scanner) (approval.Event, error) {
 		return approval.Event{}, fmt.Errorf("event %d: %w", e.Seq, err)
 	}
 	return e, nil
+}
+
+// extensionJSON is how one Extension is kept in requests.extensions.
+type extensionJSON struct {
+	Seq         int            `json:"seq"`
+	DurationNS  int64          `json:"duration_ns"`
+	Reason      string         `json:"reason"`
+	State       string         `json:"state"`
+	RequestedAt *int64         `json:"requested_at,omitempty"`
+	TimeoutAt   *int64         `json:"timeout_at,omitempty"`
+	RemindAt    *int64         `json:"remind_at,omitempty"`
+	Approvals   []approvalJSON `json:"approvals,omitempty"`
+	DecidedBy   string         `json:"decided_by,omitempty"`
+	DecidedAt   *int64         `json:"decided_at,omitempty"`
+}
+
+// msPtr returns t as unix milliseconds, or nil for the zero time.
+func msPtr(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	ms := t.UnixMilli()
+	return &ms
+}
+
+func fromMsPtr(ms *int64) time.Time {
+	if ms == nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(*ms).UTC()
+}
+
+// encodeExtensions renders extensions as JSON; nil stays "null".
+func encodeExtensions(es []approval.Extension) (string, error) {
+	if es == nil {
+		return "null", nil
+	}
+	out := make([]extensionJSON, len(es))
+	for i, e := range es {
+		out[i] = extensionJSON{
+			Seq: e.Seq, DurationNS: int64(e.Duration), Reason: e.Reason, State: string(e.State),
+			RequestedAt: msPtr(e.RequestedAt), TimeoutAt: msPtr(e.TimeoutAt), RemindAt: msPtr(e.RemindAt),
+			DecidedBy: e.DecidedBy, DecidedAt: msPtr(e.DecidedAt),
+		}
+		for _, a := range e.Approvals {
+			out[i].Approvals = append(out[i].Approvals, approvalJSON{By: a.By, At: msPtr(a.At)})
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("encode extensions: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeExtensions(s string) ([]approval.Extension, error) {
+	var in []extensionJSON
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
+		return nil, fmt.Errorf("decode extensions: %w", err)
+	}
+	if in == nil {
+		return nil, nil
+	}
+	out := make([]approval.Extension, len(in))
+	for i, e := range in {
+		out[i] = approval.Extension{
+			Seq: e.Seq, Duration: time.Duration(e.DurationNS), Reason: e.Reason, State: approval.State(e.State),
+			RequestedAt: fromMsPtr(e.RequestedAt), TimeoutAt: fromMsPtr(e.TimeoutAt), RemindAt: fromMsPtr(e.RemindAt),
+			DecidedBy: e.DecidedBy, DecidedAt: fromMsPtr(e.DecidedAt),
+		}
+		for _, a := range e.Approvals {
+			out[i].Approvals = append(out[i].Approvals, approval.Approval{By: a.By, At: fromMsPtr(a.At)})
+		}
+	}
+	return out, nil
 }

@@ -56,6 +56,13 @@ var requestColumns = []requestColumn{
 	text("cut", func(r *approval.Request) *string { return (*string)(&r.Cut) }),
 	timestamp("cut_until", func(r *approval.Request) *time.Time { return &r.CutUntil }),
 	text("cut_error", func(r *approval.Request) *string { return &r.CutError }),
+	// 0003_extensions
+	{
+		name: "extensions",
+		arg:  func(r *approval.Request) (any, error) { return encodeExtensions(r.Extensions) },
+		dest: func(r *approval.Request) any { return (*extensionList)(&r.Extensions) },
+	},
+	timestamp("remind_at", func(r *approval.Request) *time.Time { return &r.RemindAt }),
 }
 
 // text is a TEXT column holding a string field.
@@ -125,6 +132,24 @@ func (l *approvalList) Scan(src any) error {
 	}
 	as, err := decodeApprovals(s)
 	*l = as
+	return err
+}
+
+// extensionList scans a column written by encodeExtensions.
+type extensionList []approval.Extension
+
+func (l *extensionList) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("want extensions as JSON text, got %T", src)
+	}
+	es, err := decodeExtensions(s)
+	*l = es
 	return err
 }
 

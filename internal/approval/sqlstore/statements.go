@@ -52,8 +52,8 @@ func (st *statements) list(d Dialect) []struct {
 		{&st.touchRequest, `UPDATE requests SET version = version WHERE id = $1`},
 		{&st.existsRequest, `SELECT 1 FROM requests WHERE id = $1`},
 		{&st.getRequest, selectRequests + ` WHERE id = $1`},
-		{&st.getMessages, `SELECT kind, channel, ts FROM messages WHERE request_id = $1 ORDER BY id`},
-		{&st.insertMessage, `INSERT INTO messages (request_id, kind, channel, ts) VALUES ($1, $2, $3, $4)
+		{&st.getMessages, `SELECT kind, channel, ts, extension FROM messages WHERE request_id = $1 ORDER BY id`},
+		{&st.insertMessage, `INSERT INTO messages (request_id, kind, channel, ts, extension) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (request_id, channel, ts) DO NOTHING`},
 		{&st.insertEvent, `INSERT INTO events (request_id, at, kind, actor, detail, notify, delivered_at, next_attempt_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq`},

@@ -205,7 +205,7 @@ func (s *Store) get(ctx context.Context, id string) (*approval.Request, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var m approval.MessageRef
-		if err := rows.Scan(&m.Kind, &m.Channel, &m.TS); err != nil {
+		if err := rows.Scan(&m.Kind, &m.Channel, &m.TS, &m.Extension); err != nil {
 			return nil, err
 		}
 		r.Messages = append(r.Messages, m)
@@ -360,7 +360,7 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, id string, refs 
 	}
 	stmt := tx.StmtContext(ctx, s.st.insertMessage)
 	for _, m := range refs {
-		if _, err := stmt.ExecContext(ctx, id, string(m.Kind), m.Channel, m.TS); err != nil {
+		if _, err := stmt.ExecContext(ctx, id, string(m.Kind), m.Channel, m.TS, m.Extension); err != nil {
 			return fmt.Errorf("insert message %s/%s: %w", m.Channel, m.TS, err)
 		}
 	}
@@ -504,7 +504,7 @@ func (s *Store) attachMessages(ctx context.Context, rs []*approval.Request) erro
 		for i, r := range c {
 			in[i], args[i] = fmt.Sprintf("$%d", i+1), r.ID
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT request_id, kind, channel, ts FROM messages WHERE request_id IN ("+strings.Join(in, ", ")+") ORDER BY id", args...)
+		rows, err := s.db.QueryContext(ctx, "SELECT request_id, kind, channel, ts, extension FROM messages WHERE request_id IN ("+strings.Join(in, ", ")+") ORDER BY id", args...)
 		if err != nil {
 			return err
 		}
@@ -513,7 +513,7 @@ func (s *Store) attachMessages(ctx context.Context, rs []*approval.Request) erro
 				id string
 				m  approval.MessageRef
 			)
-			if err := rows.Scan(&id, &m.Kind, &m.Channel, &m.TS); err != nil {
+			if err := rows.Scan(&id, &m.Kind, &m.Channel, &m.TS, &m.Extension); err != nil {
 				rows.Close()
 				return err
 			}
