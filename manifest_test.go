@@ -197,11 +197,13 @@ var methodScopes = map[string]webMethod{
 	"OpenConversation": {"conversations.open", []string{"im:write"}},
 	"GetUserInfo":      {"users.info", []string{"users:read"}},
 	"GetUsersInfo":     {"users.info", []string{"users:read"}},
-	"AuthTest":         {"auth.test", nil},
-	"OpenView":         {"views.open", nil},
-	"UpdateView":       {"views.update", nil},
-	"PushView":         {"views.push", nil},
-	"PublishView":      {"views.publish", nil},
+	// Approver groups: usergroups.users.list needs usergroups:read.
+	"GetUserGroupMembers": {"usergroups.users.list", []string{"usergroups:read"}},
+	"AuthTest":            {"auth.test", nil},
+	"OpenView":            {"views.open", nil},
+	"UpdateView":          {"views.update", nil},
+	"PushView":            {"views.push", nil},
+	"PublishView":         {"views.publish", nil},
 	// apps.connections.open, with the app-level token (connections:write),
 	// not the bot token; socketmode.Client calls it itself.
 	"StartSocketMode": {"apps.connections.open", nil},
