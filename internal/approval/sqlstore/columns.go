@@ -51,12 +51,12 @@ var requestColumns = []requestColumn{
 	integer("version", func(r *approval.Request) *int64 { return &r.Version }),
 	// next_due mirrors Request.NextDue() for the index Due and Wake walk.
 	{name: "next_due", arg: func(r *approval.Request) (any, error) { return millis(r.NextDue()), nil }},
-	// 0002_revocations
+	// 0003_revocations
 	timestamp("sessions_end", func(r *approval.Request) *time.Time { return &r.SessionsEnd }),
 	text("cut", func(r *approval.Request) *string { return (*string)(&r.Cut) }),
 	timestamp("cut_until", func(r *approval.Request) *time.Time { return &r.CutUntil }),
 	text("cut_error", func(r *approval.Request) *string { return &r.CutError }),
-	// 0003_extensions
+	// 0004_extensions
 	{
 		name: "extensions",
 		arg:  func(r *approval.Request) (any, error) { return encodeExtensions(r.Extensions) },
