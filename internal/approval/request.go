@@ -53,7 +53,7 @@ type MessageKind string
 const (
 	// MessageApproval is the message approvers decide on.
 	MessageApproval MessageKind = "approval"
-	// MessageGrant is the requester's DM carrying the sign-in link.
+	// MessageGrant is the requester's DM carrying the link to the grant.
 	MessageGrant MessageKind = "grant"
 )
 

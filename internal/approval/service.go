@@ -22,21 +22,25 @@ type Grant struct {
 	Session time.Duration // STS DurationSeconds, already capped
 }
 
-// Link is a console sign-in link. URL is a secret: whoever holds it is
-// signed in. It is handed to the Notifier or the requester and never stored.
+// Link is what a grant is used through: for a folder, a console sign-in
+// link; for one object, a presigned URL that downloads or uploads it. URL
+// is a secret: whoever holds it is signed in, or may use the object. It is
+// handed to the Notifier or the requester and never stored. SessionEnds is
+// when the session behind it ends, and with it the URL.
 type Link struct {
 	URL         string
 	SessionEnds time.Time
 }
 
-// Issuer turns a grant into a console sign-in link. Errors are *IssueError
-// when AWS refused.
+// Issuer turns a grant into a link: a console sign-in link for a folder,
+// a presigned URL for one object (Grant.Scope says which). Errors are
+// *IssueError when AWS refused.
 type Issuer interface {
 	Issue(ctx context.Context, g Grant) (Link, error)
 }
 
 // Notice is what the Notifier is told: an event, the request as it is now,
-// and for an approval the first sign-in link.
+// and for an approval the first link.
 type Notice struct {
 	Event   Event
 	Request *Request
@@ -123,18 +127,10 @@ func (s *Service) Check(d Draft) error {
 	if d.Requester == "" {
 		return &InvalidError{Field: "requester", Reason: "missing requester"}
 	}
-	if err := CheckBucket(d.Bucket); err != nil {
+	if err := d.Scope.Check(); err != nil {
 		return err
 	}
-	if clean, err := CleanPrefix(d.Prefix); err != nil {
-		return err
-	} else if clean != d.Prefix {
-		return &InvalidError{Field: "prefix", Reason: "a folder ends with /"}
-	}
-	if !d.Access.Valid() {
-		return &InvalidError{Field: "access", Reason: "access is read or write"}
-	}
-	if !s.Policy.Allowed.Allows(d.Bucket, d.Prefix) {
+	if !s.Policy.Allowed.Allows(d.Bucket, d.Path()) {
 		return &InvalidError{Field: "bucket", Reason: fmt.Sprintf("%s is not shareable here; allowed: %s", d.Scope, s.Policy.Allowed)}
 	}
 	if d.Duration < MinSession {
@@ -175,21 +171,29 @@ func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 		return nil, err
 	}
 	now := s.now()
+	scope := d.Scope
+	if scope.Kind == "" {
+		scope.Kind = KindFolder
+	}
 	r := &Request{
 		ID:        d.ID,
 		Requester: d.Requester,
-		Scope:     d.Scope,
+		Scope:     scope,
 		Duration:  d.Duration,
 		Reason:    d.Reason,
 		State:     StatePending,
 		CreatedAt: now,
 		TimeoutAt: now.Add(s.Policy.ApprovalTimeout),
 	}
-	ev := newEvent(r, EventRequested, d.Requester, now, map[string]string{
-		"scope":    d.Scope.String(),
-		"access":   string(d.Access),
+	detail := map[string]string{
+		"scope":    scope.String(),
+		"access":   string(scope.Access),
 		"duration": FormatDuration(d.Duration),
-	})
+	}
+	if scope.Object() {
+		detail["kind"] = string(scope.Kind)
+	}
+	ev := newEvent(r, EventRequested, d.Requester, now, detail)
 	if err := s.Store.Create(ctx, r, []Event{ev}); err != nil {
 		return nil, err
 	}
@@ -226,7 +230,8 @@ func (s *Service) Revoke(ctx context.Context, id, user string) (*Request, error)
 	return r, nil
 }
 
-// Link mints a fresh sign-in link for the requester of an active grant.
+// Link mints a fresh link (sign-in or presigned) for the requester of an
+// active grant.
 // Errors: ErrNotFound, *ForbiddenError, *StateError, ErrTooLate, or the
 // Issuer's error.
 func (s *Service) Link(ctx context.Context, id, user string) (Link, *Request, error) {
@@ -283,7 +288,7 @@ func (s *Service) Tick(ctx context.Context, id string) ([]Event, error) {
 }
 
 // Deliver carries out an event's consequences: for an approval, issuing the
-// first sign-in link; for every event, telling people. An error means the
+// first link; for every event, telling people. An error means the
 // event should be retried later.
 func (s *Service) Deliver(ctx context.Context, ev Event) error {
 	r, err := s.Store.Get(ctx, ev.RequestID)
