@@ -130,3 +130,13 @@ func TestSubmitKinds(t *testing.T) {
 		t.Errorf("folder request's event detail = %v; want no kind, as before", store.events[1][0].Detail)
 	}
 }
+
+// TestCheckObjectLongKeyMessage: a refusal quotes a long key shortened.
+func TestCheckObjectLongKeyMessage(t *testing.T) {
+	svc, _ := objectService(t)
+	err := svc.Check(objectDraft(approval.KindGet, "collab-bucket", "elsewhere/"+strings.Repeat("k", 1000)))
+	var ie *approval.InvalidError
+	if !errors.As(err, &ie) || len(ie.Reason) > 200 || !strings.Contains(ie.Reason, "collab-bucket/elsewhere/kkk") || !strings.Contains(ie.Reason, "… is not shareable here") {
+		t.Errorf("Check = %v; want a short refusal that begins with the key", err)
+	}
+}

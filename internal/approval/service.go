@@ -131,7 +131,7 @@ func (s *Service) Check(d Draft) error {
 		return err
 	}
 	if !s.Policy.Allowed.Allows(d.Bucket, d.Path()) {
-		return &InvalidError{Field: "bucket", Reason: fmt.Sprintf("%s is not shareable here; allowed: %s", d.Scope, s.Policy.Allowed)}
+		return &InvalidError{Field: "bucket", Reason: fmt.Sprintf("%s is not shareable here; allowed: %s", shorten(d.Scope.String()), s.Policy.Allowed)}
 	}
 	if d.Duration < MinSession {
 		return &InvalidError{Field: "duration", Reason: fmt.Sprintf("the shortest grant is %s", FormatDuration(MinSession))}
@@ -146,6 +146,15 @@ func (s *Service) Check(d Draft) error {
 		return &ForbiddenError{Reason: "there are not enough approvers other than you to decide on this request"}
 	}
 	return nil
+}
+
+// shorten cuts s to a length fit for a message: a key may be 1,024 bytes.
+func shorten(s string) string {
+	const n = 100
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // CheckReason validates the free-text reason.

@@ -112,12 +112,17 @@ func statusLine(r *approval.Request, required int) string {
 // look in r's current state. It returns the fallback text and the blocks.
 func ApprovalMessage(r *approval.Request, required int) (string, []slack.Block) {
 	text := fmt.Sprintf("Access request %s from %s for %s", r.ID, user(r.Requester), r.Scope)
+	head := fmt.Sprintf("*%s asks for %s access to %s for %s*", user(r.Requester), r.Access, scopeText(r.Scope), approval.FormatDuration(r.Duration))
+	what := "*Folder*\n"
+	if r.Object() {
+		head, what = objectApprovalHead(r), "*File*\n"
+	}
 	blocks := []slack.Block{
-		section(fmt.Sprintf("*%s asks for %s access to %s for %s*", user(r.Requester), r.Access, scopeText(r.Scope), approval.FormatDuration(r.Duration))),
+		section(head),
 		slack.NewSectionBlock(nil, []*slack.TextBlockObject{
 			mrkdwn("*Requester*\n" + user(r.Requester)),
-			mrkdwn("*Folder*\n" + scopeText(r.Scope)),
-			mrkdwn("*Access*\n" + string(r.Access)),
+			mrkdwn(what + scopeText(r.Scope)),
+			mrkdwn("*Access*\n" + grantKind(r.Scope)),
 			mrkdwn("*Duration*\n" + approval.FormatDuration(r.Duration)),
 		}, nil),
 		section("*Reason*\n" + escape(r.Reason)),
@@ -131,7 +136,11 @@ func ApprovalMessage(r *approval.Request, required int) (string, []slack.Block) 
 			button(actionDeny, r.ID, "Deny", slack.StyleDanger),
 		))
 	case approval.StateApproved:
-		blocks = append(blocks, slack.NewActionBlock("grant:"+r.ID, endButton(r.ID)))
+		end := endButton(r.ID)
+		if r.Object() {
+			end = objectEndButton(r.ID)
+		}
+		blocks = append(blocks, slack.NewActionBlock("grant:"+r.ID, end))
 	}
 	return text, blocks
 }
@@ -145,9 +154,12 @@ func endButton(id string) *slack.ButtonBlockElement {
 }
 
 // GrantMessage renders the requester's DM about an approved grant. With a
-// link, it carries the sign-in link; without, it explains why; once the
-// grant is over, the link is gone.
+// link, it carries the sign-in link (for one object, the presigned link);
+// without, it explains why; once the grant is over, the link is gone.
 func GrantMessage(r *approval.Request, link *approval.Link, linkErr error, maxSession time.Duration) (string, []slack.Block) {
+	if r.Object() {
+		return objectGrantMessage(r, link, linkErr, maxSession)
+	}
 	head := fmt.Sprintf("Your %s access to %s was approved by %s. It ends %s.", r.Access, scopeText(r.Scope), user(r.DecidedBy), date(r.EndsAt))
 	text := fmt.Sprintf("Your access to %s was approved", r.Scope)
 	if r.State != approval.StateApproved {
@@ -169,7 +181,8 @@ func GrantMessage(r *approval.Request, link *approval.Link, linkErr error, maxSe
 	return text, blocks
 }
 
-// FreshLink renders the ephemeral reply with a newly minted link.
+// FreshLink renders the ephemeral reply with a newly minted sign-in link
+// for a folder; FreshObjectLink is the one for an object.
 func FreshLink(r *approval.Request, link approval.Link) string {
 	return fmt.Sprintf("Here is a fresh sign-in link for %s: <%s|Open the AWS console>. It works for 15 minutes; the session lasts until %s (your access ends %s).",
 		scopeText(r.Scope), link.URL, date(link.SessionEnds), date(r.EndsAt))
@@ -177,6 +190,9 @@ func FreshLink(r *approval.Request, link approval.Link) string {
 
 // Notice renders the DM a requester gets for ev, or "" when ev needs none.
 func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration) string {
+	if r.Object() {
+		return objectNotice(ev, r, maxSession)
+	}
 	switch ev.Kind {
 	case approval.EventDenied:
 		return fmt.Sprintf(":no_entry: Your request %s for %s was denied by %s.", r.ID, scopeText(r.Scope), user(ev.Actor))
@@ -201,12 +217,15 @@ func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration) st
 // Help is the reply to /share-bucket help.
 func Help(example string, def, maxDur time.Duration) string {
 	return strings.Join([]string{
-		"*share-bucket* gives you temporary access to a folder of an S3 bucket, after an approver says yes.",
+		"*share-bucket* gives you temporary access to a folder of an S3 bucket, or a link to one file, after an approver says yes.",
 		"`/share-bucket [s3://]BUCKET[/FOLDER/] [DURATION] [read|write] REASON…`",
 		fmt.Sprintf("• DURATION like `15m`, `2h`, `1h30m` or `1d`: at least 15m, at most %s (default %s).", approval.FormatDuration(maxDur), approval.FormatDuration(def)),
 		"• `read` to list and download, `write` (the default) to also upload and delete.",
 		"• A reason is required. With no arguments at all, a form opens.",
 		"Example: `" + example + "`",
+		"`/share-bucket get [s3://]BUCKET/KEY [DURATION] REASON…`: a link to download one file.",
+		"`/share-bucket put [s3://]BUCKET/KEY [DURATION] REASON…`: a link to upload one file to that key, with curl.",
+		"Examples: `" + ObjectExample(example, approval.KindGet) + "`, `" + ObjectExample(example, approval.KindPut) + "`",
 		"`/share-bucket list`: your requests and grants (approvers also see what waits for them).",
 		"`/share-bucket revoke ID`: end a grant or withdraw a request.",
 	}, "\n")
@@ -219,6 +238,10 @@ func Usage(problem, example string) string {
 
 // Submitted is the ack for a valid request.
 func Submitted(id string, s approval.Scope, d time.Duration) string {
+	if s.Object() {
+		return fmt.Sprintf(":inbox_tray: Request %s %s for %s sent to the approvers. You will get a DM when they decide.",
+			id, requestFor(s), approval.FormatDuration(d))
+	}
 	return fmt.Sprintf(":inbox_tray: Request %s for %s access to %s for %s sent to the approvers. You will get a DM when they decide.",
 		id, s.Access, scopeText(s), approval.FormatDuration(d))
 }
@@ -232,9 +255,9 @@ func Listing(l approval.Listing) string {
 	line := func(r *approval.Request) {
 		switch r.State {
 		case approval.StateApproved:
-			fmt.Fprintf(&b, "• %s %s %s, active until %s\n", r.ID, scopeText(r.Scope), r.Access, date(r.EndsAt))
+			fmt.Fprintf(&b, "• %s %s %s, active until %s\n", r.ID, scopeText(r.Scope), grantKind(r.Scope), date(r.EndsAt))
 		default:
-			fmt.Fprintf(&b, "• %s %s %s for %s, from %s, pending until %s\n", r.ID, scopeText(r.Scope), r.Access,
+			fmt.Fprintf(&b, "• %s %s %s for %s, from %s, pending until %s\n", r.ID, scopeText(r.Scope), grantKind(r.Scope),
 				approval.FormatDuration(r.Duration), user(r.Requester), date(r.TimeoutAt))
 		}
 	}

@@ -44,6 +44,8 @@ func show(text string, blocks []slack.Block) {
 					fmt.Println("(" + t.Text + ")")
 				}
 			}
+		case *slack.RichTextBlock:
+			fmt.Println(richText(b))
 		case *slack.ActionBlock:
 			var names []string
 			for _, e := range b.Elements.ElementSet {
