@@ -281,6 +281,10 @@ func (o *observedIssuer) Issue(ctx context.Context, g approval.Grant) (approval.
 		log.Error("issuing AWS access failed", zap.Error(err))
 		return link, err
 	}
-	log.Info("issued AWS sign-in link", zap.Duration("session", g.Session), zap.Time("session_ends", link.SessionEnds))
+	what := "issued AWS sign-in link"
+	if g.Object() {
+		what = "issued presigned S3 link"
+	}
+	log.Info(what, zap.String("kind", string(g.Kind)), zap.Duration("session", g.Session), zap.Time("session_ends", link.SessionEnds))
 	return link, nil
 }

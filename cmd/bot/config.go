@@ -105,6 +105,17 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if _, _, err := storeKind(c.DatabaseURL); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Partition() != "" && len(c.AllowedBuckets) > 0 {
+		var buckets []string
+		for _, e := range c.AllowedBuckets {
+			if !slices.Contains(buckets, e.Bucket) {
+				buckets = append(buckets, e.Bucket)
+			}
+		}
+		if err := c.AWSConfig.CheckPolicySize(buckets); err != nil {
+			errs = append(errs, err)
+		}
+	}
 
 	if time.Duration(c.MaxSessionDuration) > time.Hour {
 		warnings = append(warnings, "MAX_SESSION_DURATION is over 1h: that only works when the bot runs with long-term IAM user keys and the role's MaxSessionDuration allows it; with role credentials (EC2, ECS, Lambda, SSO) AWS caps chained sessions at 1h")

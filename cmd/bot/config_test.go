@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
 	for _, k := range []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "COLLABORATOR_ROLE_ARN", "APPROVERS", "ALLOWED_BUCKETS",
 		"APPROVAL_CHANNEL", "APPROVALS_REQUIRED", "DEFAULT_DURATION", "MAX_DURATION", "EXPIRY_WARNING", "APPROVAL_TIMEOUT",
-		"MAX_SESSION_DURATION", "SLACK_API_URL", "FEDERATION_URL", "CONSOLE_URL", "DATABASE_URL", "HTTP_ADDR", "LOG_LEVEL"} {
+		"MAX_SESSION_DURATION", "SLACK_API_URL", "FEDERATION_URL", "CONSOLE_URL", "DATABASE_URL", "HTTP_ADDR", "LOG_LEVEL", "KMS_KEY_ARNS"} {
 		t.Setenv(k, "")
 		if v, ok := env[k]; ok {
 			t.Setenv(k, v)
@@ -118,6 +119,12 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"DATABASE_URL=sqlite:", "DATABASE_URL"},
 		{"HTTP_ADDR=8080", "HTTP_ADDR"},
 		{"LOG_LEVEL=loud", "LOG_LEVEL"},
+		{"KMS_KEY_ARNS=alias/collab-data", `KMS_KEY_ARNS: "alias/collab-data" is not a KMS key ARN; write arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (or …:alias/NAME)`},
+		{"KMS_KEY_ARNS=arn:aws:kms:us-east-1:123456789012:alias/collab data", `KMS_KEY_ARNS: "arn:aws:kms:us-east-1:123456789012:alias/collab data": an alias name has letters`},
+		{"KMS_KEY_ARNS=arn:aws:kms:mars-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", `"mars-1" is not an AWS region`},
+		{"KMS_KEY_ARNS=arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+			"KMS_KEY_ARNS: arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab is in the aws-cn partition but COLLABORATOR_ROLE_ARN is in aws"},
+		{"KMS_KEY_ARNS=" + manyAliases(8), "KMS_KEY_ARNS: with these 8 keys the largest session policy a grant can need (write access to a folder of 256 characters in bucket collab-bucket) would be"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.change, func(t *testing.T) {
@@ -169,7 +176,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		"APPROVAL_CHANNEL", "APPROVALS_REQUIRED  ", "DEFAULT_DURATION    ", "1h", "MAX_DURATION", "12h", "EXPIRY_WARNING", "10m",
 		"APPROVAL_TIMEOUT", "8h", "MAX_SESSION_DURATION", "SLACK_API_URL", "https://slack.com/api/",
 		"FEDERATION_URL", "https://signin.aws.amazon.com/federation", "CONSOLE_URL", "https://console.aws.amazon.com/",
-		"DATABASE_URL", "sqlite:share-bucket.db", "HTTP_ADDR", ":8080", "LOG_LEVEL", "info",
+		"DATABASE_URL", "sqlite:share-bucket.db", "HTTP_ADDR", ":8080", "LOG_LEVEL", "info", "KMS_KEY_ARNS",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("bot -help lacks %q:\n%s", want, out.String())
@@ -234,5 +241,29 @@ func TestDurationsEverywhere(t *testing.T) {
 	if p.MaxDuration != 12*time.Hour || time.Duration(cfg.DefaultDuration) != 90*time.Minute ||
 		p.ExpiryWarning != 14*time.Minute+40*time.Second || p.ApprovalTimeout != 24*time.Hour || p.MaxSession != 45*time.Minute {
 		t.Errorf("policy = %+v, default %v", p, cfg.DefaultDuration)
+	}
+}
+
+// manyAliases returns n KMS alias ARNs, each in an account of its own, so
+// each takes a statement of the session policy.
+func manyAliases(n int) string {
+	var arns []string
+	for i := range n {
+		arns = append(arns, fmt.Sprintf("arn:aws:kms:us-east-1:%012d:alias/collab-data", i+1))
+	}
+	return strings.Join(arns, ",")
+}
+
+// TestLoadConfigKMSKeys: keys and aliases are read, and a few of them fit
+// beside the largest grant on the allowed buckets.
+func TestLoadConfigKMSKeys(t *testing.T) {
+	keys := "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab, arn:aws:kms:us-east-1:123456789012:alias/collab-data"
+	setEnv(t, with("KMS_KEY_ARNS="+keys))
+	cfg, _, err := loadConfig()
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if got := cfg.KMSKeys.String(); got != strings.ReplaceAll(keys, " ", "") {
+		t.Errorf("KMS keys = %q", got)
 	}
 }

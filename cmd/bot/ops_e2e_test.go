@@ -248,9 +248,10 @@ func TestEndToEndSlowSTS(t *testing.T) {
 }
 
 // TestEndToEndNoSecretsLeak runs the whole flow, including a fresh link
-// and a failure, and then looks for every secret in everything the bot
-// wrote outside the requester's DM: its logs, the audit log, the database
-// files, and the other Slack messages.
+// and a failure, and the same for presigned get and put links, and then
+// looks for every secret in everything the bot wrote outside the
+// requester's DM and their ephemeral replies: its logs, the audit log, the
+// database files, and the other Slack messages, blocks included.
 func TestEndToEndNoSecretsLeak(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -266,6 +267,16 @@ func TestEndToEndNoSecretsLeak(t *testing.T) {
 	w.command(requester, "revoke "+id)
 	w.waitDM(requester, "was ended by")
 
+	// Presigned links: a get with a new link, a put.
+	_, msg = w.request(requester, "get collab-bucket/myfolder/seed.txt 1h secrets")
+	w.click(approver1, msg, "approve")
+	getDM := w.waitDM(requester, "Your request to download one file")
+	w.click(requester, getDM, "new_link")
+	freshGet := w.waitEphemeral(requester, "Here is a new link to download")
+	_, msg = w.request(requester, "put collab-bucket/myfolder/secret-drop.txt 1h secrets")
+	w.click(approver2, msg, "approve")
+	putDM := w.waitDM(requester, "Your request to upload one file")
+
 	var secrets []string
 	for _, link := range []string{loginURL(t, dm), loginURL(t, fresh)} {
 		creds := w.credentials(link)
@@ -274,6 +285,19 @@ func TestEndToEndNoSecretsLeak(t *testing.T) {
 			t.Fatal(err)
 		}
 		secrets = append(secrets, link, token, creds.SecretAccessKey, creds.SessionToken, url.QueryEscape(creds.SessionToken))
+	}
+	for _, m := range []fakeslack.Message{getDM, freshGet, putDM} {
+		link := presignedURL(t, m)
+		u, err := url.Parse(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		sig, token := q.Get("X-Amz-Signature"), q.Get("X-Amz-Security-Token")
+		if sig == "" || token == "" {
+			t.Fatalf("presigned link lacks its signature or session token")
+		}
+		secrets = append(secrets, link, u.RawQuery, sig, token, url.QueryEscape(token))
 	}
 	secrets = append(secrets, w.slack.BotToken(), w.slack.AppToken(), botSecret)
 
@@ -301,13 +325,18 @@ func TestEndToEndNoSecretsLeak(t *testing.T) {
 	}
 	for _, m := range w.slack.AllMessages() {
 		if m.Channel != fakeslack.DMOf(requester) {
-			places["slack message in "+m.Channel] += m.AllText() + "\n"
+			places["slack message in "+m.Channel] += m.AllText() + "\n" + string(m.Blocks) + "\n"
 		}
 	}
 	for _, user := range []string{approver1, approver2, stranger} {
 		for _, m := range w.slack.Ephemerals(user) {
-			places["ephemeral to "+user] += m.AllText() + "\n"
+			places["ephemeral to "+user] += m.AllText() + "\n" + string(m.Blocks) + "\n"
 		}
+	}
+	// The requester's DMs carry only links, never in their notification
+	// text (which shows on lock screens and in notification centres).
+	for _, m := range w.slack.Messages(fakeslack.DMOf(requester)) {
+		places["notification text of a DM"] += m.Text + "\n"
 	}
 	var names []string
 	for name := range places {

@@ -1,6 +1,7 @@
 package approval_test
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -138,4 +139,60 @@ func validBucket(name string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzCheckKey checks that whatever CheckKey accepts names one object
+// that cannot widen an IAM policy or leave its folder, and that a key
+// follows the folder rules exactly: a short key is valid if and only if
+// the same text is a valid folder.
+func FuzzCheckKey(f *testing.F) {
+	for _, s := range []string{
+		"report.pdf", "myfolder/report.pdf", "a/b/c.txt", "Reports-2026_Q1/(final)!.xlsx", "...", "a..b", ".hidden",
+		"", "/", "myfolder/", "a//b", "/abs", "..", "../x", "a/../b", "a/./b", "./a", "*", "a*.txt", "a?", "${aws:username}",
+		"%2e%2e/x", "a\\b", "a\x00b", "a\u200bb", "a\u202eb", "a\ufeffb", "a\tb", "a b.pdf", "\u00e9t\u00e9.txt", "a\xffb",
+		strings.Repeat("k", approval.MaxKeyLen), strings.Repeat("k", approval.MaxKeyLen+1), strings.Repeat("a/", 200) + "x",
+		strings.Repeat("x", approval.MaxPrefixLen-1), strings.Repeat("x", approval.MaxPrefixLen),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		err := approval.CheckKey(key)
+		if err != nil {
+			var ie *approval.InvalidError
+			if !errors.As(err, &ie) || ie.Field != "key" {
+				t.Fatalf("CheckKey(%q) error %T %v; want *InvalidError for key", key, err, err)
+			}
+		} else {
+			if key == "" || len(key) > approval.MaxKeyLen || strings.HasSuffix(key, "/") {
+				t.Fatalf("CheckKey(%q) = nil for an empty, folder-shaped or too long key", key)
+			}
+			checkSafeKey(t, key)
+		}
+		// Below the folder length limit, the rules are the folder rules.
+		if len(key)+1 <= approval.MaxPrefixLen && key != "" && !strings.HasSuffix(key, "/") {
+			folder, ferr := approval.CleanPrefix(key)
+			if (err == nil) != (ferr == nil) || ferr == nil && folder != key+"/" {
+				t.Fatalf("CheckKey(%q) = %v but CleanPrefix = %q, %v; want the same verdict", key, err, folder, ferr)
+			}
+		}
+	})
+}
+
+// checkSafeKey fails t unless key is made of safe characters in segments
+// that are neither empty nor . or .., with no leading "/".
+func checkSafeKey(t *testing.T, key string) {
+	t.Helper()
+	if strings.HasPrefix(key, "/") {
+		t.Fatalf("CheckKey(%q) = nil for a key starting with /", key)
+	}
+	for _, r := range key {
+		if strings.ContainsRune("*?$%\\", r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) || r > unicode.MaxASCII {
+			t.Fatalf("CheckKey(%q) = nil for a key containing %q", key, r)
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			t.Fatalf("CheckKey(%q) = nil for a key with a %q segment", key, seg)
+		}
+	}
 }

@@ -74,7 +74,7 @@ type MessageKind string
 const (
 	// MessageApproval is the message approvers decide on.
 	MessageApproval MessageKind = "approval"
-	// MessageGrant is the requester's DM carrying the sign-in link.
+	// MessageGrant is the requester's DM carrying the link to the grant.
 	MessageGrant MessageKind = "grant"
 	// MessageExtension is the message approvers decide on an extension on.
 	MessageExtension MessageKind = "extension"

@@ -20,23 +20,110 @@ const (
 // Valid reports whether a is a known access level.
 func (a Access) Valid() bool { return a == AccessRead || a == AccessWrite }
 
-// Limits on a scope. A prefix appears three times in the session policy, and
-// AWS caps that policy at 2048 characters.
+// Kind is what a request asks for: a folder, used through the console, or
+// one object, used through a link made for it alone.
+type Kind string
+
+const (
+	// KindFolder is a folder of a bucket (or all of it) at an access level.
+	// Requests stored before there were kinds are folder requests.
+	KindFolder Kind = "folder"
+	// KindGet is a link to download one object. It implies AccessRead.
+	KindGet Kind = "get"
+	// KindPut is a link to upload one object. It implies AccessWrite.
+	KindPut Kind = "put"
+)
+
+// Valid reports whether k is a known kind. The empty kind is not: it only
+// stands for KindFolder in a Scope built before kinds existed.
+func (k Kind) Valid() bool { return k == KindFolder || k == KindGet || k == KindPut }
+
+// Object reports whether k is for one object rather than a folder.
+func (k Kind) Object() bool { return k == KindGet || k == KindPut }
+
+// Access is the access level k implies: read for get, write for put. A
+// folder's access level is chosen by the requester, so it has none ("").
+func (k Kind) Access() Access {
+	switch k {
+	case KindGet:
+		return AccessRead
+	case KindPut:
+		return AccessWrite
+	}
+	return ""
+}
+
+// Limits on a scope. A prefix appears three times in a folder's session
+// policy, a key once in an object's, and AWS caps that policy at 2048
+// characters. S3 itself allows keys of up to 1,024 bytes.
 const (
 	MaxPrefixLen = 256
+	MaxKeyLen    = 1024
 	minBucketLen = 3
 	maxBucketLen = 63
 )
 
-// Scope is what a grant covers: one folder of one bucket, at one access level.
+// Scope is what a grant covers: one folder of one bucket at one access
+// level, or one object of one bucket.
 type Scope struct {
+	// Kind is KindFolder, KindGet or KindPut; empty means KindFolder.
+	Kind   Kind
 	Bucket string
-	Prefix string // "" for the whole bucket, otherwise ends with "/"
-	Access Access
+	Prefix string // folders: "" for the whole bucket, otherwise ends with "/"; objects: ""
+	Key    string // objects: the object's key; folders: ""
+	Access Access // objects: the level their kind implies
 }
 
-// String renders the scope as bucket/prefix.
-func (s Scope) String() string { return s.Bucket + "/" + s.Prefix }
+// Object reports whether s covers one object rather than a folder.
+func (s Scope) Object() bool { return s.Kind.Object() }
+
+// Path is what s covers inside its bucket: the folder's prefix, or the
+// object's key.
+func (s Scope) Path() string {
+	if s.Object() {
+		return s.Key
+	}
+	return s.Prefix
+}
+
+// String renders the scope as bucket/prefix or bucket/key.
+func (s Scope) String() string { return s.Bucket + "/" + s.Path() }
+
+// Check reports whether s is well formed: a known kind, a valid bucket, and
+// a clean folder (with no key) or a valid key (with no folder) at the
+// access level its kind implies. Errors are *InvalidError.
+func (s Scope) Check() error {
+	if s.Kind != "" && !s.Kind.Valid() {
+		return &InvalidError{Field: "kind", Reason: "a request is for a folder, or to get or put one file"}
+	}
+	if err := CheckBucket(s.Bucket); err != nil {
+		return err
+	}
+	if !s.Object() {
+		if clean, err := CleanPrefix(s.Prefix); err != nil {
+			return err
+		} else if clean != s.Prefix {
+			return &InvalidError{Field: "prefix", Reason: "a folder ends with /"}
+		}
+		if s.Key != "" {
+			return &InvalidError{Field: "key", Reason: "a folder request names no file"}
+		}
+		if !s.Access.Valid() {
+			return &InvalidError{Field: "access", Reason: "access is read or write"}
+		}
+		return nil
+	}
+	if s.Prefix != "" {
+		return &InvalidError{Field: "prefix", Reason: "a request for one file names no folder"}
+	}
+	if err := CheckKey(s.Key); err != nil {
+		return err
+	}
+	if s.Access != s.Kind.Access() {
+		return &InvalidError{Field: "access", Reason: fmt.Sprintf("%s gives %s access, not %q", s.Kind, s.Kind.Access(), s.Access)}
+	}
+	return nil
+}
 
 // CheckBucket reports whether name is a valid S3 general purpose bucket name.
 // The rules are AWS's: 3 to 63 characters of lowercase letters, digits, dots
@@ -106,33 +193,63 @@ func CleanPrefix(p string) (string, error) {
 	if len(strings.TrimSuffix(p, "/"))+1 > MaxPrefixLen {
 		return bad(fmt.Sprintf("a folder is at most %d characters", MaxPrefixLen))
 	}
+	p = strings.TrimSuffix(p, "/")
+	if reason := checkPath(p, "a folder"); reason != "" {
+		return bad(reason)
+	}
+	return p + "/", nil
+}
+
+// CheckKey checks the key of one object. It follows the folder rules of
+// CleanPrefix, character for character, and adds the object's own: a key
+// is not empty, at most MaxKeyLen bytes, and does not end in "/" (that
+// would be a folder).
+func CheckKey(key string) error {
+	bad := func(reason string) error { return &InvalidError{Field: "key", Reason: reason} }
+	switch {
+	case key == "":
+		return bad("a file's key is required after the bucket, like bucket/folder/report.pdf")
+	case len(key) > MaxKeyLen:
+		return bad(fmt.Sprintf("a key is at most %d bytes", MaxKeyLen))
+	case strings.HasSuffix(key, "/"):
+		return bad("a key ending in / is a folder; name one file")
+	}
+	if reason := checkPath(key, "a key"); reason != "" {
+		return bad(reason)
+	}
+	return nil
+}
+
+// checkPath applies the rules that folders and keys share to p, which has
+// no trailing "/", and returns what is wrong or "". what names p in the
+// reason ("a folder", "a key").
+func checkPath(p, what string) string {
 	for _, r := range p {
 		switch {
 		case r == '*' || r == '?':
-			return bad("wildcards (* and ?) are not allowed in a folder")
+			return "wildcards (* and ?) are not allowed in " + what
 		case r == '$':
-			return bad("$ is not allowed in a folder")
+			return "$ is not allowed in " + what
 		case r == '%':
-			return bad("percent-encoding is not allowed in a folder")
+			return "percent-encoding is not allowed in " + what
 		case r == '\\':
-			return bad("backslashes are not allowed in a folder; use /")
+			return "backslashes are not allowed in " + what + "; use /"
 		case !safePrefixRune(r):
-			return bad(fmt.Sprintf("the character %q is not allowed in a folder (use letters, digits and - _ . ! ( ) ' = + @ ,)", r))
+			return fmt.Sprintf("the character %q is not allowed in %s (use letters, digits and - _ . ! ( ) ' = + @ ,)", r, what)
 		}
 	}
 	if strings.HasPrefix(p, "/") {
-		return bad("a folder does not start with /")
+		return what + " does not start with /"
 	}
-	p = strings.TrimSuffix(p, "/")
 	for _, seg := range strings.Split(p, "/") {
 		switch seg {
 		case "":
-			return bad("a folder has no empty parts (//)")
+			return what + " has no empty parts (//)"
 		case ".", "..":
-			return bad("a folder has no . or .. parts")
+			return what + " has no . or .. parts"
 		}
 	}
-	return p + "/", nil
+	return ""
 }
 
 func safePrefixRune(r rune) bool {
@@ -176,12 +293,13 @@ func (e AllowEntry) String() string {
 // AllowList is the set of buckets and folders that may be shared.
 type AllowList []AllowEntry
 
-// Allows reports whether a grant on bucket/prefix stays inside an entry.
-// Prefixes are compared as whole folders, so "data/" does not allow
-// "database/".
-func (l AllowList) Allows(bucket, prefix string) bool {
+// Allows reports whether a grant on bucket/path stays inside an entry,
+// path being a folder's prefix or an object's key. Prefixes are compared
+// as whole folders, so "data/" allows neither "database/" nor the object
+// "data" itself, only what lies below it.
+func (l AllowList) Allows(bucket, path string) bool {
 	for _, e := range l {
-		if e.Bucket == bucket && strings.HasPrefix(prefix, e.Prefix) {
+		if e.Bucket == bucket && strings.HasPrefix(path, e.Prefix) {
 			return true
 		}
 	}

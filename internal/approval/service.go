@@ -22,15 +22,19 @@ type Grant struct {
 	Session time.Duration // STS DurationSeconds, already capped
 }
 
-// Link is a console sign-in link. URL is a secret: whoever holds it is
-// signed in. It is handed to the Notifier or the requester and never stored.
+// Link is what a grant is used through: for a folder, a console sign-in
+// link; for one object, a presigned URL that downloads or uploads it. URL
+// is a secret: whoever holds it is signed in, or may use the object. It is
+// handed to the Notifier or the requester and never stored. SessionEnds is
+// when the session behind it ends, and with it the URL.
 type Link struct {
 	URL         string
 	SessionEnds time.Time
 }
 
-// Issuer turns a grant into a console sign-in link. Errors are *IssueError
-// when AWS refused.
+// Issuer turns a grant into a link: a console sign-in link for a folder,
+// a presigned URL for one object (Grant.Scope says which). Errors are
+// *IssueError when AWS refused.
 type Issuer interface {
 	Issue(ctx context.Context, g Grant) (Link, error)
 }
@@ -52,7 +56,7 @@ type CutResult struct {
 }
 
 // Notice is what the Notifier is told: an event, the request as it is now,
-// and for an approval the first sign-in link.
+// and for an approval the first link.
 type Notice struct {
 	Event   Event
 	Request *Request
@@ -166,19 +170,11 @@ func (s *Service) Check(d Draft) error {
 	if d.Requester == "" {
 		return &InvalidError{Field: "requester", Reason: "missing requester"}
 	}
-	if err := CheckBucket(d.Bucket); err != nil {
+	if err := d.Scope.Check(); err != nil {
 		return err
 	}
-	if clean, err := CleanPrefix(d.Prefix); err != nil {
-		return err
-	} else if clean != d.Prefix {
-		return &InvalidError{Field: "prefix", Reason: "a folder ends with /"}
-	}
-	if !d.Access.Valid() {
-		return &InvalidError{Field: "access", Reason: "access is read or write"}
-	}
-	if !s.Policy.Allowed.Allows(d.Bucket, d.Prefix) {
-		return &InvalidError{Field: "bucket", Reason: fmt.Sprintf("%s is not shareable here; allowed: %s", d.Scope, s.Policy.Allowed)}
+	if !s.Policy.Allowed.Allows(d.Bucket, d.Path()) {
+		return &InvalidError{Field: "bucket", Reason: fmt.Sprintf("%s is not shareable here; allowed: %s", shorten(d.Scope.String()), s.Policy.Allowed)}
 	}
 	if d.Duration < MinSession {
 		return &InvalidError{Field: "duration", Reason: fmt.Sprintf("the shortest grant is %s", FormatDuration(MinSession))}
@@ -193,6 +189,15 @@ func (s *Service) Check(d Draft) error {
 		return &ForbiddenError{Reason: "there are not enough approvers other than you to decide on this request"}
 	}
 	return nil
+}
+
+// shorten cuts s to a length fit for a message: a key may be 1,024 bytes.
+func shorten(s string) string {
+	const n = 100
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // CheckReason validates the free-text reason.
@@ -218,10 +223,14 @@ func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 		return nil, err
 	}
 	now := s.now()
+	scope := d.Scope
+	if scope.Kind == "" {
+		scope.Kind = KindFolder
+	}
 	r := &Request{
 		ID:        d.ID,
 		Requester: d.Requester,
-		Scope:     d.Scope,
+		Scope:     scope,
 		Duration:  d.Duration,
 		Reason:    d.Reason,
 		State:     StatePending,
@@ -231,11 +240,15 @@ func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 	if s.Policy.ApprovalReminder > 0 {
 		r.RemindAt = now.Add(s.Policy.ApprovalReminder)
 	}
-	ev := newEvent(r, EventRequested, d.Requester, now, map[string]string{
-		"scope":    d.Scope.String(),
-		"access":   string(d.Access),
+	detail := map[string]string{
+		"scope":    scope.String(),
+		"access":   string(scope.Access),
 		"duration": FormatDuration(d.Duration),
-	})
+	}
+	if scope.Object() {
+		detail["kind"] = string(scope.Kind)
+	}
+	ev := newEvent(r, EventRequested, d.Requester, now, detail)
 	if err := s.Store.Create(ctx, r, []Event{ev}); err != nil {
 		return nil, err
 	}
@@ -302,7 +315,8 @@ func (s *Service) Revoke(ctx context.Context, id, user string) (*Request, error)
 	return r, nil
 }
 
-// Link mints a fresh sign-in link for the requester of an active grant.
+// Link mints a fresh link (sign-in or presigned) for the requester of an
+// active grant.
 // Errors: ErrNotFound, *ForbiddenError, *StateError, ErrTooLate, or the
 // Issuer's error.
 func (s *Service) Link(ctx context.Context, id, user string) (Link, *Request, error) {
@@ -368,7 +382,7 @@ func (s *Service) Tick(ctx context.Context, id string) ([]Event, error) {
 }
 
 // Deliver carries out an event's consequences: for an approval, issuing the
-// first sign-in link; for every event, telling people. An error means the
+// first link; for every event, telling people. An error means the
 // event should be retried later.
 func (s *Service) Deliver(ctx context.Context, ev Event) error {
 	r, err := s.Store.Get(ctx, ev.RequestID)

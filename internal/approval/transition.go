@@ -262,12 +262,15 @@ func (r *Request) fail(reason string, now time.Time) ([]Event, error) {
 // grant of exactly MinSession could never get a link.
 const FirstLinkGrace = time.Minute
 
-// canMint checks that user may get a sign-in link for r at now and returns
+// canMint checks that user may get a link for r at now and returns
 // how long that session may last. first marks the link sent on approval,
 // which may round a session up to MinSession by at most FirstLinkGrace;
 // links asked for later never outlast the grant.
 func (r *Request) canMint(p Policy, user string, now time.Time, first bool) (time.Duration, error) {
 	if user != r.Requester {
+		if r.Object() {
+			return 0, &ForbiddenError{Reason: "only the requester can get a link for this grant"}
+		}
 		return 0, &ForbiddenError{Reason: "only the requester can open the console for this grant"}
 	}
 	if r.State != StateApproved || !now.Before(r.EndsAt) {

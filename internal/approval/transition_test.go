@@ -299,3 +299,22 @@ func TestFirstLinkOfShortestGrant(t *testing.T) {
 		}
 	}
 }
+
+// TestCanMintObject: only the requester gets a link for one object, and
+// the refusal says link rather than console.
+func TestCanMintObject(t *testing.T) {
+	p := testPolicy()
+	r := pending()
+	r.Scope = Scope{Kind: KindGet, Bucket: "collab-bucket", Key: "myfolder/report.pdf", Access: AccessRead}
+	if _, err := r.decide(p, "UAPP1", Approve, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.canMint(p, "UREQ", t0, true); err != nil || got != time.Hour {
+		t.Errorf("canMint(requester) = %v, %v; want 1h", got, err)
+	}
+	_, err := r.canMint(p, "UAPP1", t0, false)
+	var fe *ForbiddenError
+	if !errors.As(err, &fe) || fe.Reason != "only the requester can get a link for this grant" {
+		t.Errorf("canMint(approver) = %v; want the requester-only refusal about links", err)
+	}
+}

@@ -1,9 +1,10 @@
-// Package federation turns an approved grant into an AWS console sign-in
-// link: STS AssumeRole on the collaborator role with a session policy
-// scoped to one bucket folder, then the AWS sign-in federation endpoint
-// (getSigninToken, then a login URL).
+// Package federation turns an approved grant into a link: STS AssumeRole
+// on the collaborator role with a session policy scoped to one bucket
+// folder or one object, then for a folder the AWS sign-in federation
+// endpoint (getSigninToken, then a login URL to the console), and for an
+// object a presigned S3 URL made with the session's credentials.
 //
-// Credentials, sign-in tokens and sign-in URLs are secrets. This package
+// Credentials, sign-in tokens, sign-in URLs and presigned URLs are secrets. This package
 // never stores or logs them, and keeps them out of its error messages.
 package federation
 
@@ -90,10 +91,20 @@ func newBroker(cfg Config, s stsAPI, hc *http.Client, region string) *Broker {
 }
 
 // Issue assumes the collaborator role for g with a session policy limited
-// to g.Scope and returns a console sign-in link that ends with the session.
-// Errors are *approval.IssueError, except when ctx itself ends. Neither
-// the error nor anything else here holds a credential.
+// to g.Scope and returns a link that ends with the session: for a folder,
+// a console sign-in link; for one object, a presigned URL that downloads
+// (get) or uploads (put) that object. Errors are *approval.IssueError,
+// except when ctx itself ends. Neither the error nor anything else here
+// holds a credential.
 func (b *Broker) Issue(ctx context.Context, g approval.Grant) (approval.Link, error) {
+	link, _, err := b.issue(ctx, g)
+	return link, err
+}
+
+// issue is Issue that also returns the session's credentials, which only
+// tests see (export_test.go): a presigned URL does not carry the secret
+// key, and the tests prove what the session itself may do.
+func (b *Broker) issue(ctx context.Context, g approval.Grant) (approval.Link, aws.Credentials, error) {
 	session := g.Session
 	if maxSession := time.Duration(b.cfg.MaxSessionDuration); maxSession > 0 && session > maxSession {
 		session = maxSession
@@ -101,15 +112,15 @@ func (b *Broker) Issue(ctx context.Context, g approval.Grant) (approval.Link, er
 	// Revocation denies sessions by this tag, and the role refuses
 	// sessions without it: a grant without an ID must not get one.
 	if !approval.ValidID(g.RequestID) {
-		return approval.Link{}, &approval.IssueError{Code: "InvalidGrant", Reason: "a grant without a request ID cannot be issued: its sessions could not be revoked"}
+		return approval.Link{}, aws.Credentials{}, &approval.IssueError{Code: "InvalidGrant", Reason: "a grant without a request ID cannot be issued: its sessions could not be revoked"}
 	}
 	if session < approval.MinSession {
-		return approval.Link{}, &approval.IssueError{Code: "InvalidGrant", Reason: fmt.Sprintf("a session lasts at least %s, not %s",
+		return approval.Link{}, aws.Credentials{}, &approval.IssueError{Code: "InvalidGrant", Reason: fmt.Sprintf("a session lasts at least %s, not %s",
 			approval.FormatDuration(approval.MinSession), approval.FormatDuration(session))}
 	}
-	policy, err := SessionPolicy(b.partition, g.Scope)
+	policy, err := SessionPolicy(b.partition, g.Scope, b.cfg.KMSKeys...)
 	if err != nil {
-		return approval.Link{}, &approval.IssueError{Code: "InvalidGrant", Reason: "the grant's bucket or folder cannot be put in a session policy", Err: err}
+		return approval.Link{}, aws.Credentials{}, &approval.IssueError{Code: "InvalidGrant", Reason: "the grant's bucket or folder cannot be put in a session policy", Err: err}
 	}
 	name := SessionName(g.Requester)
 	in := &sts.AssumeRoleInput{
@@ -122,16 +133,23 @@ func (b *Broker) Issue(ctx context.Context, g approval.Grant) (approval.Link, er
 	}
 	creds, err := b.assumeRole(ctx, in)
 	if err != nil {
-		return approval.Link{}, err
+		return approval.Link{}, aws.Credentials{}, err
+	}
+	if g.Scope.Object() {
+		u, err := b.presign(ctx, g.Scope, creds)
+		if err != nil {
+			return approval.Link{}, aws.Credentials{}, err
+		}
+		return approval.Link{URL: u, SessionEnds: creds.Expires}, creds, nil
 	}
 	token, err := b.signinToken(ctx, creds)
 	if err != nil {
-		return approval.Link{}, err
+		return approval.Link{}, aws.Credentials{}, err
 	}
 	return approval.Link{
 		URL:         b.loginURL(token, b.destination(g.Scope)),
 		SessionEnds: creds.Expires,
-	}, nil
+	}, creds, nil
 }
 
 // assumeRole calls AssumeRole with the STS timeout and checks the answer.

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -19,6 +20,7 @@ type Config struct {
 	MaxSessionDuration config.Duration `envconfig:"MAX_SESSION_DURATION" default:"1h" desc:"longest single STS session (15m to 12h, at most the role's MaxSessionDuration; at most 1h if the bot itself runs with role credentials); longer grants get fresh sessions on demand"`
 	FederationURL      string          `envconfig:"FEDERATION_URL" default:"https://signin.aws.amazon.com/federation" desc:"AWS sign-in federation endpoint of the role's partition (aws-cn: https://signin.amazonaws.cn/federation, aws-us-gov: https://signin.amazonaws-us-gov.com/federation)"`
 	ConsoleURL         string          `envconfig:"CONSOLE_URL" default:"https://console.aws.amazon.com/" desc:"AWS console of the role's partition that sign-in links open (aws-cn: https://console.amazonaws.cn/, aws-us-gov: https://console.amazonaws-us-gov.com/)"`
+	KMSKeys            KMSKeys         `envconfig:"KMS_KEY_ARNS" desc:"comma-separated ARNs of the KMS keys (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID) or aliases (…:alias/NAME) of SSE-KMS buckets; grants may use them through S3 only. Empty: no KMS keys"`
 }
 
 // roleARN matches arn:<partition>:iam::<account>:role/[<path>/]<name>. The
@@ -80,7 +82,44 @@ func (c Config) Validate() error {
 	if _, err := checkURL("CONSOLE_URL", c.ConsoleURL, partition); err != nil {
 		errs = append(errs, err)
 	}
+	for _, k := range c.KMSKeys {
+		if partition != "" && k.Partition != partition {
+			errs = append(errs, &config.VarError{Var: "KMS_KEY_ARNS", Also: []string{"COLLABORATOR_ROLE_ARN"},
+				Msg: fmt.Sprintf("%s is in the %s partition but COLLABORATOR_ROLE_ARN is in %s; list keys of the role's partition", k.ARN, k.Partition, partition)})
+			break
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// CheckPolicySize checks that the largest session policy a grant on
+// buckets (the ALLOWED_BUCKETS names) can need, with every KMS key, fits in
+// STS's limit (see LargestPolicy). A grant that does not fit could never be
+// issued, so the bot refuses to start rather than fail on approval. c
+// should have passed Validate. The error is a *config.VarError about
+// KMS_KEY_ARNS, the one setting that makes policies grow, and says how
+// many keys would fit.
+func (c Config) CheckPolicySize(buckets []string) error {
+	partition := c.Partition()
+	size, scope := LargestPolicy(partition, buckets, c.KMSKeys)
+	if size <= MaxPolicyLen {
+		return nil
+	}
+	fit := len(c.KMSKeys)
+	for fit > 0 {
+		if n, _ := LargestPolicy(partition, buckets, c.KMSKeys[:fit]); n <= MaxPolicyLen {
+			break
+		}
+		fit--
+	}
+	what := fmt.Sprintf("write access to a folder of %d characters", approval.MaxPrefixLen)
+	if scope.Object() {
+		what = fmt.Sprintf("a %s link for a key of %d bytes", scope.Kind, approval.MaxKeyLen)
+	}
+	return &config.VarError{Var: "KMS_KEY_ARNS", Also: []string{"ALLOWED_BUCKETS", "COLLABORATOR_ROLE_ARN"},
+		Msg: fmt.Sprintf("with these %d keys the largest session policy a grant can need (%s in bucket %s) would be %d characters, and STS allows %d: "+
+			"list at most %d of them (keys given by key ARN in one region share a statement, so they cost less than aliases or keys spread over regions)",
+			len(c.KMSKeys), what, scope.Bucket, size, MaxPolicyLen, fit)}
 }
 
 // checkURL checks that raw is an https URL on an AWS sign-in or console

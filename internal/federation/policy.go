@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/share-bucket/share-bucket/internal/approval"
 )
@@ -40,7 +42,8 @@ type statement struct {
 }
 
 // SessionPolicy returns the minified inline session policy for a grant of
-// scope s in partition ("aws", "aws-cn" or "aws-us-gov"). It allows exactly:
+// scope s in partition ("aws", "aws-cn" or "aws-us-gov"). For a folder it
+// allows exactly:
 //
 //   - s3:ListAllMyBuckets on "*", so the S3 console can start; the action
 //     has no resource, and the bucket list only names buckets.
@@ -55,48 +58,18 @@ type statement struct {
 //     s3:GetObject; write adds PutObject, DeleteObject, AbortMultipartUpload
 //     and ListMultipartUploadParts.
 //
+// For one object it allows s3:GetObject (get) or s3:PutObject (put) on that
+// object's ARN and nothing else: no listing, no other key.
+//
+// With keys (KMS_KEY_ARNS), objects encrypted with those keys can be used
+// too: kms:Decrypt for read access (and get), kms:GenerateDataKey as well
+// for write access (and put), only when S3 calls KMS (see kmsStatements).
+//
 // The effective rights are this policy intersected with the role's policy.
-// It returns an error for an invalid scope or partition, or a policy over
-// MaxPolicyLen characters.
-func SessionPolicy(partition string, s approval.Scope) (string, error) {
-	if _, _, ok := Endpoints(partition); !ok {
-		return "", fmt.Errorf("federation: unknown partition %q", partition)
-	}
-	if err := approval.CheckBucket(s.Bucket); err != nil {
-		return "", fmt.Errorf("federation: %w", err)
-	}
-	if clean, err := approval.CleanPrefix(s.Prefix); err != nil {
-		return "", fmt.Errorf("federation: %w", err)
-	} else if clean != s.Prefix {
-		return "", fmt.Errorf("federation: prefix %q must end with /", s.Prefix)
-	}
-	actions, ok := objectActions[s.Access]
-	if !ok {
-		return "", fmt.Errorf("federation: unknown access level %q", s.Access)
-	}
-
-	bucketARN := "arn:" + partition + ":s3:::" + s.Bucket
-	list := statement{
-		Sid:      "ListFolder",
-		Effect:   "Allow",
-		Action:   []string{"s3:ListBucket"},
-		Resource: []string{bucketARN},
-	}
-	if s.Prefix != "" {
-		list.Condition = map[string]map[string][]string{
-			"StringLike": {"s3:prefix": {s.Prefix, s.Prefix + "*"}},
-		}
-	}
-	doc := policyDoc{
-		Version: "2012-10-17",
-		Statement: []statement{
-			{Sid: "Console", Effect: "Allow", Action: []string{"s3:ListAllMyBuckets"}, Resource: []string{"*"}},
-			{Sid: "Locate", Effect: "Allow", Action: []string{"s3:GetBucketLocation"}, Resource: []string{bucketARN}},
-			list,
-			{Sid: "Objects", Effect: "Allow", Action: actions, Resource: []string{bucketARN + "/" + s.Prefix + "*"}},
-		},
-	}
-	p, err := marshalPolicy(doc)
+// It returns an error for an invalid scope, partition or key, or a policy
+// over MaxPolicyLen characters.
+func SessionPolicy(partition string, s approval.Scope, keys ...KMSKey) (string, error) {
+	p, err := buildPolicy(partition, s, keys)
 	if err != nil {
 		return "", err
 	}
@@ -104,6 +77,149 @@ func SessionPolicy(partition string, s approval.Scope) (string, error) {
 		return "", fmt.Errorf("federation: session policy for %s: %w", s, err)
 	}
 	return p, nil
+}
+
+// buildPolicy is SessionPolicy without the length limit.
+func buildPolicy(partition string, s approval.Scope, keys []KMSKey) (string, error) {
+	if _, _, ok := Endpoints(partition); !ok {
+		return "", fmt.Errorf("federation: unknown partition %q", partition)
+	}
+	if err := s.Check(); err != nil {
+		return "", fmt.Errorf("federation: %w", err)
+	}
+	for _, k := range keys {
+		if k.Partition != partition {
+			return "", fmt.Errorf("federation: KMS key %s is not in the %s partition", k.ARN, partition)
+		}
+	}
+
+	bucketARN := "arn:" + partition + ":s3:::" + s.Bucket
+	var stmts []statement
+	if s.Object() {
+		action := "s3:GetObject"
+		if s.Kind == approval.KindPut {
+			action = "s3:PutObject"
+		}
+		stmts = []statement{{Sid: "Object", Effect: "Allow", Action: []string{action}, Resource: []string{bucketARN + "/" + s.Key}}}
+	} else {
+		list := statement{
+			Sid:      "ListFolder",
+			Effect:   "Allow",
+			Action:   []string{"s3:ListBucket"},
+			Resource: []string{bucketARN},
+		}
+		if s.Prefix != "" {
+			list.Condition = map[string]map[string][]string{
+				"StringLike": {"s3:prefix": {s.Prefix, s.Prefix + "*"}},
+			}
+		}
+		stmts = []statement{
+			{Sid: "Console", Effect: "Allow", Action: []string{"s3:ListAllMyBuckets"}, Resource: []string{"*"}},
+			{Sid: "Locate", Effect: "Allow", Action: []string{"s3:GetBucketLocation"}, Resource: []string{bucketARN}},
+			list,
+			{Sid: "Objects", Effect: "Allow", Action: objectActions[s.Access], Resource: []string{bucketARN + "/" + s.Prefix + "*"}},
+		}
+	}
+	stmts = append(stmts, kmsStatements(partition, s.Access, keys)...)
+	return marshalPolicy(policyDoc{Version: "2012-10-17", Statement: stmts})
+}
+
+// kmsActions are what S3 asks KMS for on a session's behalf: Decrypt to
+// read an SSE-KMS object (and to finish a multipart upload), and
+// GenerateDataKey to write one.
+var kmsActions = map[approval.Access][]string{
+	approval.AccessRead:  {"kms:Decrypt"},
+	approval.AccessWrite: {"kms:Decrypt", "kms:GenerateDataKey"},
+}
+
+// kmsStatements allow access's KMS actions on keys, only when S3 makes the
+// call (kms:ViaService is S3 in the key's region), so a session cannot use
+// a key directly. Keys given by ARN share one statement per region. An
+// alias ARN in Resource would match the alias, not the key behind it, and
+// so grant nothing: keys given by alias are matched as any key of the
+// alias's region and account (key/*) that carries the alias
+// (ForAnyValue:StringEquals on kms:ResourceAliases, which lists a key's
+// aliases), one statement per region and account (AWS KMS Developer Guide,
+// "Specifying KMS keys in IAM policy statements" and "Use aliases to
+// control access to KMS keys").
+func kmsStatements(partition string, access approval.Access, keys []KMSKey) []statement {
+	type group struct {
+		region, account string // account only for aliases
+		alias           bool
+		values          []string // key ARNs, or alias names
+	}
+	var groups []*group
+	find := func(k KMSKey) *group {
+		alias := k.Alias != ""
+		for _, g := range groups {
+			if g.alias == alias && g.region == k.Region && (!alias || g.account == k.Account) {
+				return g
+			}
+		}
+		g := &group{region: k.Region, alias: alias}
+		if alias {
+			g.account = k.Account
+		}
+		groups = append(groups, g)
+		return g
+	}
+	for _, k := range keys {
+		g := find(k)
+		v := k.ARN
+		if g.alias {
+			v = k.Alias
+		}
+		if !slices.Contains(g.values, v) {
+			g.values = append(g.values, v)
+		}
+	}
+	var out []statement
+	for i, g := range groups {
+		st := statement{
+			Sid:       fmt.Sprintf("Kms%d", i+1),
+			Effect:    "Allow",
+			Action:    kmsActions[access],
+			Resource:  g.values,
+			Condition: map[string]map[string][]string{"StringEquals": {"kms:ViaService": {s3ViaService(g.region)}}},
+		}
+		if g.alias {
+			st.Resource = []string{"arn:" + partition + ":kms:" + g.region + ":" + g.account + ":key/*"}
+			st.Condition["ForAnyValue:StringEquals"] = map[string][]string{"kms:ResourceAliases": g.values}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// LargestPolicy returns the length of the longest session policy any
+// grant on buckets can need in partition with keys, and the scope that
+// needs it. For each bucket that is a folder of MaxPrefixLen characters
+// with write access, or a put or get of a key of MaxKeyLen bytes (none of
+// whose characters grows in JSON); with no buckets, a bucket name of the
+// 63 characters S3 allows stands for any. The length may be over
+// MaxPolicyLen: that is for the caller to check.
+func LargestPolicy(partition string, buckets []string, keys []KMSKey) (int, approval.Scope) {
+	if len(buckets) == 0 {
+		buckets = []string{strings.Repeat("b", 63)}
+	}
+	prefix := strings.Repeat("f", approval.MaxPrefixLen-1) + "/"
+	key := strings.Repeat("k", approval.MaxKeyLen)
+	var (
+		most  int
+		scope approval.Scope
+	)
+	for _, b := range buckets {
+		for _, s := range []approval.Scope{
+			{Kind: approval.KindFolder, Bucket: b, Prefix: prefix, Access: approval.AccessWrite},
+			{Kind: approval.KindPut, Bucket: b, Key: key, Access: approval.AccessWrite},
+			{Kind: approval.KindGet, Bucket: b, Key: key, Access: approval.AccessRead},
+		} {
+			if p, err := buildPolicy(partition, s, keys); err == nil && len(p) > most {
+				most, scope = len(p), s
+			}
+		}
+	}
+	return most, scope
 }
 
 // checkPolicyLen enforces STS's limit on the session policy parameter.

@@ -15,20 +15,34 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestSessionPolicyGolden(t *testing.T) {
-	tests := []struct {
+	type golden struct {
 		name      string
 		partition string
 		scope     approval.Scope
-	}{
-		{"read", "aws", approval.Scope{Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessRead}},
-		{"write", "aws", approval.Scope{Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessWrite}},
-		{"bucket", "aws", approval.Scope{Bucket: "collab-bucket", Prefix: "", Access: approval.AccessWrite}},
-		{"aws-cn", "aws-cn", approval.Scope{Bucket: "collab-bucket", Prefix: "team/data/", Access: approval.AccessRead}},
-		{"aws-us-gov", "aws-us-gov", approval.Scope{Bucket: "collab-bucket", Prefix: "team/data/", Access: approval.AccessWrite}},
+		keys      []KMSKey
+	}
+	tests := []golden{
+		{"read", "aws", approval.Scope{Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessRead}, nil},
+		{"write", "aws", approval.Scope{Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessWrite}, nil},
+		{"bucket", "aws", approval.Scope{Bucket: "collab-bucket", Prefix: "", Access: approval.AccessWrite}, nil},
+		{"aws-cn", "aws-cn", approval.Scope{Bucket: "collab-bucket", Prefix: "team/data/", Access: approval.AccessRead}, nil},
+		{"aws-us-gov", "aws-us-gov", approval.Scope{Bucket: "collab-bucket", Prefix: "team/data/", Access: approval.AccessWrite}, nil},
+		{"read-kms", "aws", approval.Scope{Kind: approval.KindFolder, Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessRead}, testKeys(t, "aws")},
+		{"write-kms", "aws", approval.Scope{Kind: approval.KindFolder, Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessWrite}, testKeys(t, "aws")},
+	}
+	// One object, get and put, with and without KMS keys, in each
+	// partition: object-get-aws.json, object-put-kms-aws-cn.json, ….
+	for _, partition := range []string{"aws", "aws-cn", "aws-us-gov"} {
+		for _, kind := range []approval.Kind{approval.KindGet, approval.KindPut} {
+			scope := approval.Scope{Kind: kind, Bucket: "collab-bucket", Key: "myfolder/q3-report_(final).pdf", Access: kind.Access()}
+			tests = append(tests,
+				golden{"object-" + string(kind) + "-" + partition, partition, scope, nil},
+				golden{"object-" + string(kind) + "-kms-" + partition, partition, scope, testKeys(t, partition)})
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := SessionPolicy(tt.partition, tt.scope)
+			got, err := SessionPolicy(tt.partition, tt.scope, tt.keys...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +124,7 @@ func TestSessionPolicyErrors(t *testing.T) {
 		{"BadBucket", "aws", approval.Scope{Bucket: "B*", Access: approval.AccessRead}, "bucket"},
 		{"Wildcard", "aws", approval.Scope{Bucket: "b-1", Prefix: "a*/", Access: approval.AccessRead}, "wildcard"},
 		{"PolicyVariable", "aws", approval.Scope{Bucket: "b-1", Prefix: "${aws:username}/", Access: approval.AccessRead}, "$"},
-		{"NoSlash", "aws", approval.Scope{Bucket: "b-1", Prefix: "a", Access: approval.AccessRead}, "end with /"},
+		{"NoSlash", "aws", approval.Scope{Bucket: "b-1", Prefix: "a", Access: approval.AccessRead}, "ends with /"},
 		{"DotDot", "aws", approval.Scope{Bucket: "b-1", Prefix: "a/../", Access: approval.AccessRead}, ".."},
 		{"Access", "aws", approval.Scope{Bucket: "b-1", Prefix: "a/", Access: "admin"}, "access"},
 		{"PrefixTooLong", "aws", approval.Scope{Bucket: "b-1", Prefix: strings.Repeat("abcdefghij/", 24), Access: approval.AccessWrite}, "prefix"},

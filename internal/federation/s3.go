@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -21,12 +25,12 @@ import (
 // Addressing is path-style when that endpoint is an IP address or
 // localhost, where a bucket name cannot be put in front of the host (MinIO
 // in tests); virtual-hosted otherwise, as AWS wants.
-func s3Client(awsCfg aws.Config, creds aws.Credentials) *s3.Client {
+func s3Client(awsCfg aws.Config, creds aws.Credentials, optFns ...func(*s3.Options)) *s3.Client {
 	cfg := awsCfg.Copy()
 	cfg.Credentials = credentials.StaticCredentialsProvider{Value: creds}
-	c := s3.NewFromConfig(cfg)
+	c := s3.NewFromConfig(cfg, optFns...)
 	if needsPathStyle(aws.ToString(c.Options().BaseEndpoint)) {
-		c = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+		c = s3.NewFromConfig(cfg, append(optFns, func(o *s3.Options) { o.UsePathStyle = true })...)
 	}
 	return c
 }
@@ -56,8 +60,8 @@ func needsPathStyle(endpoint string) bool {
 // grant would be denied, typically because the collaborator role's policy
 // does not cover e. The error holds AWS's code and no secret.
 func (b *Broker) CheckScope(ctx context.Context, e approval.AllowEntry) error {
-	scope := approval.Scope{Bucket: e.Bucket, Prefix: e.Prefix, Access: approval.AccessRead}
-	policy, err := SessionPolicy(b.partition, scope)
+	scope := approval.Scope{Kind: approval.KindFolder, Bucket: e.Bucket, Prefix: e.Prefix, Access: approval.AccessRead}
+	policy, err := SessionPolicy(b.partition, scope, b.cfg.KMSKeys...)
 	if err != nil {
 		return err
 	}
@@ -87,6 +91,60 @@ func (b *Broker) CheckScope(ctx context.Context, e approval.AllowEntry) error {
 		return fmt.Errorf("list s3://%s with a grant's credentials: %w", e, withoutURL(err))
 	}
 	return nil
+}
+
+// presign returns a presigned URL for the one object of scope s, made
+// with creds: a GET for a get grant, a PUT for a put grant. It lives as
+// long as the session (X-Amz-Expires is what is left of it), and signs
+// nothing but the host, so a browser or curl -T can use it as it is: no
+// checksum headers or parameters, which the SDK adds by default when
+// sending and would otherwise bind into the signature.
+func (b *Broker) presign(ctx context.Context, s approval.Scope, creds aws.Credentials) (string, error) {
+	left := time.Until(creds.Expires).Truncate(time.Second)
+	if left < time.Second {
+		return "", &approval.IssueError{Code: "PresignError", Reason: "the session ended before its link could be made", Temporary: true}
+	}
+	c := s3Client(b.awsCfg, creds, func(o *s3.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	pc := s3.NewPresignClient(c, s3.WithPresignExpires(left))
+	var (
+		req *v4.PresignedHTTPRequest
+		err error
+	)
+	switch s.Kind {
+	case approval.KindGet:
+		req, err = pc.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.Key)})
+	case approval.KindPut:
+		req, err = pc.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.Key)})
+	default:
+		return "", &approval.IssueError{Code: "InvalidGrant", Reason: fmt.Sprintf("a %q grant has no presigned link", s.Kind)}
+	}
+	if err != nil {
+		// Presigning makes no call; its errors are about configuration.
+		// The text is kept only if it quotes no part of the session.
+		err = withoutURL(err)
+		if containsSecret(err.Error(), []string{creds.SecretAccessKey, creds.SessionToken}) {
+			err = errors.New("error text withheld: it quoted a credential")
+		}
+		return "", &approval.IssueError{Code: "PresignError", Reason: "the bot could not make the S3 link for the object", Err: err}
+	}
+	if extra := signedBeyondHost(req.SignedHeader); extra != "" {
+		return "", &approval.IssueError{Code: "PresignError", Reason: "the S3 link would need the header " + extra + ", which a browser or curl does not send"}
+	}
+	return req.URL, nil
+}
+
+// signedBeyondHost returns the first header other than Host that a
+// presigned request needs, or "".
+func signedBeyondHost(h http.Header) string {
+	for name := range h {
+		if !strings.EqualFold(name, "Host") {
+			return name
+		}
+	}
+	return ""
 }
 
 // s3Hint says what an S3 error code of CheckScope usually means.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -58,11 +61,16 @@ func FuzzParseCommand(f *testing.F) {
 		ack, work := app.Slash(slack.SlashCommand{UserID: requester, TeamID: "T1", TriggerID: "1.2.abc", Text: text})
 		ackText := ackTextOf(t, ack)
 		if err != nil {
-			if _, ok := errors.AsType[*slackapp.UsageError](err); !ok {
+			ue, ok := errors.AsType[*slackapp.UsageError](err)
+			if !ok {
 				t.Fatalf("ParseCommand(%q) error %T %v; want *UsageError", text, err, err)
 			}
-			checkRefusal(t, text, err.Error(), slackapp.Usage(err.Error(), fuzzExample))
-			if ackText != slackapp.Usage(err.Error(), fuzzExample) || work != nil {
+			example := exampleFor(ue.Object)
+			if ue.Object != "" && !strings.EqualFold(strings.Fields(text)[0], string(ue.Object)) {
+				t.Fatalf("ParseCommand(%q) refused it as a %s request", text, ue.Object)
+			}
+			checkRefusal(t, text, err.Error(), example, slackapp.Usage(err.Error(), example))
+			if ackText != slackapp.Usage(err.Error(), example) || work != nil {
 				t.Fatalf("Slash(%q) acked %q (work %v); want the refusal and nothing else", text, ackText, work != nil)
 			}
 			return
@@ -93,7 +101,7 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("ParseCommand(%q) kind %v", text, cmd.Kind)
 		}
 
-		// The parser checks shape: bucket, folder, access, a reason.
+		// The parser checks shape: bucket, folder or key, access, a reason.
 		if err := approval.CheckBucket(cmd.Scope.Bucket); err != nil {
 			t.Fatalf("ParseCommand(%q) accepted bucket %q: %v", text, cmd.Scope.Bucket, err)
 		}
@@ -101,6 +109,17 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("ParseCommand(%q) accepted folder %q, which CleanPrefix makes %q, %v", text, cmd.Scope.Prefix, clean, err)
 		}
 		checkPrefix(t, text, cmd.Scope.Prefix)
+		if cmd.Scope.Object() {
+			if !strings.EqualFold(strings.Fields(text)[0], string(cmd.Scope.Kind)) || cmd.Scope.Prefix != "" || cmd.Scope.Access != cmd.Scope.Kind.Access() {
+				t.Fatalf("ParseCommand(%q) = %+v: an object request starts with its kind, names no folder, and has its kind's access", text, cmd.Scope)
+			}
+			if err := approval.CheckKey(cmd.Scope.Key); err != nil {
+				t.Fatalf("ParseCommand(%q) accepted key %q: %v", text, cmd.Scope.Key, err)
+			}
+			checkKey(t, text, cmd.Scope.Key)
+		} else if cmd.Scope.Key != "" || cmd.Scope.Kind != "" {
+			t.Fatalf("ParseCommand(%q) = %+v: a folder request has no kind or key", text, cmd.Scope)
+		}
 		if !cmd.Scope.Access.Valid() || cmd.Duration <= 0 || strings.TrimSpace(cmd.Reason) == "" {
 			t.Fatalf("ParseCommand(%q) = %+v: want a valid access, a positive duration and a reason", text, cmd)
 		}
@@ -113,14 +132,14 @@ func FuzzParseCommand(f *testing.F) {
 			if !invalid && !forbidden {
 				t.Fatalf("Check(%q) error %T %v; want *InvalidError or *ForbiddenError", text, err, err)
 			}
-			want := slackapp.Usage(slackapp.UserMessage(err), fuzzExample)
-			checkRefusal(t, text, slackapp.UserMessage(err), want)
+			want := slackapp.Usage(slackapp.UserMessage(err), exampleFor(d.Kind))
+			checkRefusal(t, text, slackapp.UserMessage(err), exampleFor(d.Kind), want)
 			if ackText != want || work != nil {
 				t.Fatalf("Slash(%q) acked %q (work %v); want %q and nothing else", text, ackText, work != nil, want)
 			}
 			return
 		}
-		if d.Bucket != "collab-bucket" || !strings.HasPrefix(d.Prefix, "myfolder/") {
+		if d.Bucket != "collab-bucket" || !strings.HasPrefix(d.Path(), "myfolder/") || d.Object() && d.Path() == "myfolder/" {
 			t.Fatalf("%q was granted %s, outside the allow list", text, d.Scope)
 		}
 		if d.Duration < approval.MinSession || d.Duration > policy.MaxDuration {
@@ -229,14 +248,22 @@ func ackTextOf(t *testing.T, ack any) string {
 	return s
 }
 
+// exampleFor is the example a refusal of a request of kind shows.
+func exampleFor(kind approval.Kind) string {
+	if kind.Object() {
+		return slackapp.ObjectExample(fuzzExample, kind)
+	}
+	return fuzzExample
+}
+
 // checkRefusal fails t unless a refusal says what is wrong, shows the
 // example, and quotes the input harmlessly and briefly.
-func checkRefusal(t *testing.T, text, problem, rendered string) {
+func checkRefusal(t *testing.T, text, problem, example, rendered string) {
 	t.Helper()
 	if strings.TrimSpace(problem) == "" {
 		t.Fatalf("refusal of %q gives no reason", text)
 	}
-	if !strings.Contains(rendered, "Write it like this: `"+fuzzExample+"`") {
+	if !strings.Contains(rendered, "Write it like this: `"+example+"`") {
 		t.Fatalf("refusal of %q lacks the example: %q", text, rendered)
 	}
 	if strings.ContainsAny(rendered, "<>") {
@@ -276,6 +303,27 @@ func checkPrefix(t *testing.T, text, prefix string) {
 	}
 }
 
+// checkKey fails t unless key names one object and cannot widen a policy.
+func checkKey(t *testing.T, text, key string) {
+	t.Helper()
+	if key == "" || strings.HasPrefix(key, "/") || strings.HasSuffix(key, "/") || len(key) > approval.MaxKeyLen {
+		t.Fatalf("%q gave key %q", text, key)
+	}
+	if strings.ContainsAny(key, "*?$%\\") {
+		t.Fatalf("%q gave key %q with a wildcard, variable, escape or backslash", text, key)
+	}
+	for _, r := range key {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) {
+			t.Fatalf("%q gave key %q with %q", text, key, r)
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			t.Fatalf("%q gave key %q with a %q part", text, key, seg)
+		}
+	}
+}
+
 // Button payloads.
 
 // The fixture for FuzzBlockAction: three requests with the messages the
@@ -285,16 +333,26 @@ var (
 	fxPending = approval.NewID("fuzz/pending") // UREQ's, pending, approval message fxPendingTS
 	fxOther   = approval.NewID("fuzz/other")   // UAPP2's, pending, approval message fxOtherTS
 	fxGrant   = approval.NewID("fuzz/grant")   // UREQ's, approved by UAPP1, approval message fxGrantTS, grant DM fxGrantDMTS
+	fxObject  = approval.NewID("fuzz/object")  // UREQ's get of one file, approved by UAPP1, approval message fxObjectTS, grant DM fxObjectDMTS
 )
 
 const (
-	fxPendingTS = "1700000000.000100"
-	fxOtherTS   = "1700000000.000200"
-	fxGrantTS   = "1700000000.000300"
-	fxGrantDM   = "DREQ"
-	fxGrantDMTS = "1700000000.000400"
-	fxSecret    = "SIGNIN-SECRET"
+	fxPendingTS  = "1700000000.000100"
+	fxOtherTS    = "1700000000.000200"
+	fxGrantTS    = "1700000000.000300"
+	fxGrantDM    = "DREQ"
+	fxGrantDMTS  = "1700000000.000400"
+	fxObjectTS   = "1700000000.000500"
+	fxObjectDMTS = "1700000000.000600"
 )
+
+// fxSecrets mark the links the fake issuer mints: sign-in links for
+// folders, presigned ones for objects.
+var fxSecrets = []string{"SIGNIN-SECRET", "PRESIGNED-SECRET"}
+
+func holdsSecret(text string) bool {
+	return slices.ContainsFunc(fxSecrets, func(s string) bool { return strings.Contains(text, s) })
+}
 
 func fxRequests(now time.Time) []*approval.Request {
 	scope := approval.Scope{Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessWrite}
@@ -308,10 +366,18 @@ func fxRequests(now time.Time) []*approval.Request {
 	grant.State, grant.DecidedBy, grant.DecidedAt = approval.StateApproved, approver1, now
 	grant.Approvals = []approval.Approval{{By: approver1, At: now}}
 	grant.EndsAt = now.Add(2 * time.Hour)
+	object := grant.Clone()
+	object.ID = fxObject
+	object.Scope = approval.Scope{Kind: approval.KindGet, Bucket: "collab-bucket", Key: "myfolder/report.pdf", Access: approval.AccessRead}
+	object.Messages = []approval.MessageRef{
+		{Kind: approval.MessageApproval, Channel: channel, TS: fxObjectTS},
+		{Kind: approval.MessageGrant, Channel: fxGrantDM, TS: fxObjectDMTS},
+	}
 	return []*approval.Request{
 		mk(fxPending, requester, approval.MessageRef{Kind: approval.MessageApproval, Channel: channel, TS: fxPendingTS}),
 		mk(fxOther, approver2, approval.MessageRef{Kind: approval.MessageApproval, Channel: channel, TS: fxOtherTS}),
 		grant,
+		object,
 	}
 }
 
@@ -373,6 +439,15 @@ func FuzzBlockAction(f *testing.F) {
 	seed(clickPayload(approver1, fxGrantDM, fxGrantDMTS, "open_console", fxGrant, resp))
 	seed(clickPayload(requester, channel, fxGrantTS, "open_console", fxGrant, resp))
 	seed(clickPayload(requester, fxGrantDM, fxGrantDMTS, "sign_in", fxGrant, resp))
+	seed(clickPayload(requester, fxGrantDM, fxObjectDMTS, "new_link", fxObject, resp))
+	seed(clickPayload(approver1, fxGrantDM, fxObjectDMTS, "new_link", fxObject, resp))
+	seed(clickPayload(requester, channel, fxObjectTS, "new_link", fxObject, resp))
+	seed(clickPayload(requester, fxGrantDM, fxGrantDMTS, "new_link", fxObject, resp))
+	seed(clickPayload(requester, fxGrantDM, fxObjectDMTS, "new_link", fxGrant, resp))
+	seed(clickPayload(requester, fxGrantDM, fxGrantDMTS, "new_link", fxGrant, resp))
+	seed(clickPayload(requester, fxGrantDM, fxObjectDMTS, "open_console", fxObject, resp))
+	seed(clickPayload(approver2, channel, fxObjectTS, "end_access", fxObject, resp))
+	seed(clickPayload(stranger, fxGrantDM, fxObjectDMTS, "end_access", fxObject, resp))
 	seed(clickPayload(approver1, channel, fxPendingTS, "approve", fxPending, ""))
 	seed(clickPayload(approver1, channel, fxPendingTS, "ap\u200bprove", fxPending, resp))
 	seed(clickPayload(approver1, channel, fxPendingTS, "approve", "../"+fxPending, resp))
@@ -442,11 +517,11 @@ func FuzzBlockAction(f *testing.F) {
 			t.Fatalf("click %s minted %d links; want %d", describe(cb), n, btoi(link))
 		}
 		for _, c := range api.all() {
-			if strings.Contains(c.text, fxSecret) && (c.method != "chat.postEphemeral" || c.channel != fxGrantDM || c.user != requester) {
+			if holdsSecret(c.text) && (c.method != "chat.postEphemeral" || c.channel != fxGrantDM || c.user != requester) {
 				t.Fatalf("click %s sent the sign-in link by %s to %s/%s", describe(cb), c.method, c.channel, c.user)
 			}
 		}
-		if link && !slices.ContainsFunc(api.all(), func(c apiCall) bool { return c.method == "chat.postEphemeral" && strings.Contains(c.text, fxSecret) }) {
+		if link && !slices.ContainsFunc(api.all(), func(c apiCall) bool { return c.method == "chat.postEphemeral" && holdsSecret(c.text) }) {
 			t.Fatalf("click %s minted a link but never showed it", describe(cb))
 		}
 
@@ -552,7 +627,7 @@ func expectClick(cb slack.InteractionCallback, reqs map[string]memSnap, p approv
 		if (u == r.Requester || p.IsApprover(u)) && (r.State == approval.StatePending || r.State == approval.StateApproved && now.Before(r.EndsAt)) {
 			return r.ID, approval.StateRevoked, false
 		}
-	case "open_console":
+	case "open_console", "new_link":
 		// A link changes no state, though the grant records its session.
 		if ref.Kind == approval.MessageGrant && u == r.Requester && r.State == approval.StateApproved {
 			return r.ID, r.State, true
@@ -696,11 +771,38 @@ func (a *recordingAPI) record(method, channel, user string, opts []slack.MsgOpti
 	if !strings.HasPrefix(endpoint, "https://slack.test/api/") {
 		method = "response_url"
 	}
+	text := values.Get("text")
+	if sent, ok := sentText(channel, opts); ok {
+		text += "\n" + sent
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.calls = append(a.calls, apiCall{method: method, endpoint: endpoint, channel: channel, user: user,
-		text: values.Get("text") + "\n" + values.Get("blocks")})
+	a.calls = append(a.calls, apiCall{method: method, endpoint: endpoint, channel: channel, user: user, text: text})
 }
+
+// sentText returns what a message with opts would carry: the body of the
+// request, text and blocks as JSON included. slack-go encodes blocks only
+// when it builds the request, so the request is built and sent to a
+// transport that answers it without any network. ok is false if no
+// request could be built (a malformed response_url).
+func sentText(channel string, opts []slack.MsgOption) (text string, ok bool) {
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		body, _ := io.ReadAll(r.Body)
+		text, ok = string(body), true
+		if form, err := url.ParseQuery(text); err == nil && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			text = form.Get("text") + "\n" + form.Get("blocks")
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"ok":true,"channel":"C1","ts":"1700000009.000100"}`)), Request: r}, nil
+	})
+	c := slack.New("xoxb-test", slack.OptionAPIURL("https://slack.test/api/"), slack.OptionHTTPClient(&http.Client{Transport: rt}))
+	_, _, _ = c.PostMessageContext(context.Background(), channel, opts...)
+	return text, ok
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func (a *recordingAPI) all() []apiCall {
 	a.mu.Lock()

@@ -62,7 +62,11 @@ func (a *App) Slash(cmd slack.SlashCommand) (any, afterAck) {
 	if err != nil {
 		log.Info("refused command", zap.String("problem", err.Error()))
 		a.Metrics.Requests.WithLabelValues("refused").Inc()
-		return ephemeral(Usage(err.Error(), a.Example)), nil
+		var kind approval.Kind
+		if ue, ok := errors.AsType[*UsageError](err); ok {
+			kind = ue.Object
+		}
+		return ephemeral(Usage(err.Error(), a.example(kind))), nil
 	}
 	switch c.Kind {
 	case CmdHelp:
@@ -101,13 +105,22 @@ func (a *App) Slash(cmd slack.SlashCommand) (any, afterAck) {
 	if err := a.Service.Check(d); err != nil {
 		log.Info("refused request", zap.String("problem", err.Error()))
 		a.Metrics.Requests.WithLabelValues("refused").Inc()
-		return ephemeral(Usage(Problem(err), a.Example)), nil
+		return ephemeral(Usage(Problem(err), a.example(d.Kind))), nil
 	}
 	return ephemeral(Submitted(d.ID, d.Scope, d.Duration)), func(ctx context.Context) {
 		if _, problem := a.submit(ctx, log, d); problem != "" {
 			a.respond(ctx, log, cmd.ResponseURL, problem)
 		}
 	}
+}
+
+// example is the correct command shown with a refusal: the configured
+// folder example, or one like it for get or put.
+func (a *App) example(kind approval.Kind) string {
+	if kind.Object() {
+		return ObjectExample(a.Example, kind)
+	}
+	return a.Example
 }
 
 // seed derives a request ID seed from Slack's unique trigger, so a
@@ -143,8 +156,8 @@ func (a *App) submit(ctx context.Context, log *zap.Logger, d approval.Draft) (st
 		return false, "Your request " + d.ID + " could not be recorded: " + UserMessage(err)
 	}
 	a.Metrics.Requests.WithLabelValues("submitted").Inc()
-	log.Info("request submitted", zap.String("scope", d.Scope.String()), zap.String("access", string(d.Access)),
-		zap.Duration("duration", d.Duration))
+	log.Info("request submitted", zap.String("scope", d.Scope.String()), zap.String("kind", string(d.Kind)),
+		zap.String("access", string(d.Access)), zap.Duration("duration", d.Duration))
 	return true, ""
 }
 
@@ -215,7 +228,7 @@ func (a *App) blockAction(ctx context.Context, cb slack.InteractionCallback) {
 			err = a.decide(ctx, c, approval.Deny)
 		case actionRevoke:
 			err = a.revoke(ctx, c)
-		case actionConsole:
+		case actionConsole, actionNewLink:
 			err = a.freshLink(ctx, c)
 		}
 	}
@@ -237,7 +250,7 @@ func (a *App) checkClick(ctx context.Context, cb slack.InteractionCallback) (*cl
 	}
 	act := cb.ActionCallback.BlockActions[0]
 	switch act.ActionID {
-	case actionApprove, actionDeny, actionRevoke, actionConsole:
+	case actionApprove, actionDeny, actionRevoke, actionConsole, actionNewLink:
 	default:
 		return nil, refuse("unknown action", zap.String("action_id", forLog(act.ActionID)))
 	}
@@ -264,7 +277,7 @@ func (a *App) checkClick(ctx context.Context, cb slack.InteractionCallback) (*cl
 	}
 	// A fresh link is shown where it was asked for, so only the
 	// requester's grant DM may ask.
-	if c.action == actionConsole && !slices.Contains(r.MessagesOf(approval.MessageGrant), approval.MessageRef{Kind: approval.MessageGrant, Channel: c.channel, TS: c.ts}) {
+	if (c.action == actionConsole || c.action == actionNewLink) && !slices.Contains(r.MessagesOf(approval.MessageGrant), approval.MessageRef{Kind: approval.MessageGrant, Channel: c.channel, TS: c.ts}) {
 		return c, refuse("it is not on the message that carries your access",
 			zap.String("channel", c.channel), zap.String("message_ts", c.ts))
 	}
@@ -302,7 +315,13 @@ func (a *App) freshLink(ctx context.Context, c *click) error {
 		return err
 	}
 	a.Metrics.LinksMinted.Inc()
-	if err := a.Web.Ephemeral(ctx, c.channel, r.Requester, FreshLink(r, link)); err != nil {
+	if r.Object() {
+		text, blocks := FreshObjectLink(r, link)
+		err = a.Web.EphemeralBlocks(ctx, c.channel, r.Requester, text, blocks)
+	} else {
+		err = a.Web.Ephemeral(ctx, c.channel, r.Requester, FreshLink(r, link))
+	}
+	if err != nil {
 		c.log.Error("send fresh link", zap.Error(err))
 		a.respond(ctx, c.log, c.responseURL, "The fresh link could not be sent; please try again.")
 		return nil
@@ -333,18 +352,23 @@ func (a *App) clickFailed(ctx context.Context, cb slack.InteractionCallback, c *
 			a.Metrics.Decisions.WithLabelValues("refused").Inc()
 		}
 		a.logRefusal(log, actionName[c.action], err)
+		if c.request.Object() {
+			a.respond(ctx, log, cb.ResponseURL, ObjectUserMessage(err))
+			return
+		}
 	}
 	a.respond(ctx, log, cb.ResponseURL, UserMessage(err))
 }
 
 // actionName names what a button does, for logs.
 var actionName = map[string]string{
-	actionApprove: "approve", actionDeny: "deny", actionRevoke: "revoke", actionConsole: "fresh link",
+	actionApprove: "approve", actionDeny: "deny", actionRevoke: "revoke", actionConsole: "fresh link", actionNewLink: "fresh link",
 }
 
 // Modal field IDs.
 const (
 	modalCallback = "share_bucket_request"
+	fieldKind     = "kind"
 	fieldScope    = "scope"
 	fieldDuration = "duration"
 	fieldAccess   = "access"
@@ -380,8 +404,25 @@ func (a *App) viewSubmission(cb slack.InteractionCallback) (any, afterAck) {
 	d.ID = approval.NewID(seed(cb.Team.ID, "view/"+cb.View.ID))
 	d.Requester = cb.User.ID
 	var err error
-	if d.Bucket, d.Prefix, err = parseScope(plainText(value(fieldScope))); err != nil {
-		fieldErrs[fieldScope] = err.Error()
+	// A form from before there were kinds has no kind field: a folder.
+	switch d.Kind = approval.Kind(value(fieldKind)); d.Kind {
+	case "", approval.KindFolder:
+		d.Kind = approval.KindFolder
+		if d.Bucket, d.Prefix, err = parseScope(plainText(value(fieldScope))); err != nil {
+			fieldErrs[fieldScope] = err.Error()
+		}
+		d.Access = approval.Access(value(fieldAccess))
+		if d.Access == "" {
+			d.Access = approval.AccessWrite
+		}
+	case approval.KindGet, approval.KindPut:
+		if d.Bucket, d.Key, err = parseObjectScope(d.Kind, plainText(value(fieldScope))); err != nil {
+			fieldErrs[fieldScope] = err.Error()
+		}
+		// The access field is for folders; an object's kind sets it.
+		d.Access = d.Kind.Access()
+	default:
+		fieldErrs[fieldKind] = "choose a folder, download one file or upload one file"
 	}
 	d.Duration = a.DefaultDuration
 	if s := value(fieldDuration); s != "" {
@@ -389,18 +430,16 @@ func (a *App) viewSubmission(cb slack.InteractionCallback) (any, afterAck) {
 			fieldErrs[fieldDuration] = err.Error()
 		}
 	}
-	d.Access = approval.Access(value(fieldAccess))
-	if d.Access == "" {
-		d.Access = approval.AccessWrite
-	}
 	d.Reason = plainText(value(fieldReason))
 	if len(fieldErrs) == 0 {
 		if err := a.Service.Check(d); err != nil {
 			field := fieldReason
 			if ie, ok := errors.AsType[*approval.InvalidError](err); ok {
 				switch ie.Field {
-				case "bucket", "prefix":
+				case "bucket", "prefix", "key":
 					field = fieldScope
+				case "kind":
+					field = fieldKind
 				case "duration", "access":
 					field = ie.Field
 				}
@@ -445,16 +484,23 @@ func RequestModal(def time.Duration) slack.ModalViewRequest {
 		slack.NewOptionBlockObject("write", plain("write: list, download, upload, delete"), nil),
 		slack.NewOptionBlockObject("read", plain("read: list and download"), nil))
 	access.InitialOption = slack.NewOptionBlockObject("write", plain("write: list, download, upload, delete"), nil)
+	folder := slack.NewOptionBlockObject(string(approval.KindFolder), plain("A folder, in the AWS console"), nil)
+	kind := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("A folder"), fieldKind,
+		folder,
+		slack.NewOptionBlockObject(string(approval.KindGet), plain("A link to download one file"), nil),
+		slack.NewOptionBlockObject(string(approval.KindPut), plain("A link to upload one file"), nil))
+	kind.InitialOption = folder
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,
 		CallbackID: modalCallback,
-		Title:      plain("Share a bucket folder"),
+		Title:      plain("Share from a bucket"),
 		Submit:     plain("Request"),
 		Close:      plain("Cancel"),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			input(fieldScope, "Bucket and folder", "collab-bucket/myfolder/", false, false),
+			slack.NewInputBlock(fieldKind, plain("What you need"), nil, kind),
+			input(fieldScope, "Bucket and folder, or bucket and file", "collab-bucket/myfolder/ or collab-bucket/myfolder/report.pdf", false, false),
 			input(fieldDuration, "Duration", "default "+approval.FormatDuration(def)+"; like 15m, 2h, 1d", false, true),
-			slack.NewInputBlock(fieldAccess, plain("Access"), nil, access),
+			slack.NewInputBlock(fieldAccess, plain("Access (folders only)"), nil, access),
 			input(fieldReason, "Reason", "why you need access", true, false),
 		}},
 	}

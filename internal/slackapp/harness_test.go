@@ -38,7 +38,8 @@ const (
 	goodCmd   = "collab-bucket/myfolder/ 2h write quarterly numbers"
 )
 
-// fakeIssuer mints links without AWS and counts them.
+// fakeIssuer mints links without AWS and counts them: sign-in links for
+// folders, presigned-looking ones for objects.
 type fakeIssuer struct {
 	mu     sync.Mutex
 	grants []approval.Grant
@@ -63,6 +64,12 @@ func (f *fakeIssuer) Issue(ctx context.Context, g approval.Grant) (approval.Link
 		return approval.Link{}, f.err
 	}
 	f.grants = append(f.grants, g)
+	if g.Scope.Object() {
+		return approval.Link{
+			URL:         fmt.Sprintf("https://%s.s3.example/%s?X-Amz-Signature=PRESIGNED-SECRET-%d", g.Bucket, g.Key, len(f.grants)),
+			SessionEnds: time.Now().Add(g.Session),
+		}, nil
+	}
 	return approval.Link{
 		URL:         fmt.Sprintf("https://signin.example/federation?Action=login&SigninToken=SIGNIN-SECRET-%d", len(f.grants)),
 		SessionEnds: time.Now().Add(g.Session + f.late),

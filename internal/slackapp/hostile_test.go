@@ -19,6 +19,7 @@ import (
 
 	"github.com/share-bucket/share-bucket/internal/approval"
 	"github.com/share-bucket/share-bucket/internal/fakeslack"
+	"github.com/share-bucket/share-bucket/internal/slackapp"
 )
 
 // These tests send hand-made envelopes through the fake Slack to the real
@@ -503,7 +504,8 @@ func TestHostileCommands(t *testing.T) {
 		{"collab-bucket/myfolder/ 14m why", "the shortest grant is 15m"},
 		{"collab-bucket/myfolder/ 12h1m why", "the longest grant is 12h"},
 		{"collab-bucket/myfolder/ 2h write", "a reason is required"},
-		{"collab-bucket/myfolder/ 2h " + strings.Repeat("why ", 300), "the limit is 1000"},
+		{"collab-bucket/myfolder/ 2h " + strings.Repeat("why ", slackapp.MaxCommandLen/4), fmt.Sprintf("the limit is %d", slackapp.MaxCommandLen)},
+		{"collab-bucket/myfolder/ 2h " + strings.Repeat("why ", 300), "the reason is at most 500 characters"},
 		{"collab-bucket/myfolder/ 2h why \u202egnp.exe", "control or invisible characters"},
 	}
 	for _, tt := range tests {

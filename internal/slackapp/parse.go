@@ -23,7 +23,8 @@ const (
 	CmdRevoke
 )
 
-// Command is a parsed /share-bucket text.
+// Command is a parsed /share-bucket text. A request's Scope.Kind says
+// whether it is for a folder or for one object (get, put).
 type Command struct {
 	Kind     CommandKind
 	Scope    approval.Scope
@@ -34,11 +35,17 @@ type Command struct {
 
 // MaxCommandLen bounds the text of one invocation. Slack allows more, but
 // no honest request needs it, and a long text is refused rather than cut.
-const MaxCommandLen = 1000
+// It leaves room for the longest request: get or put, an s3:// bucket of
+// 63 characters and a key of approval.MaxKeyLen bytes, a duration, and a
+// reason of approval.MaxReasonLen.
+const MaxCommandLen = 1700
 
 // UsageError says what is wrong with a command; the reply adds an example.
 type UsageError struct {
 	Problem string
+	// Object is KindGet or KindPut when the command asked for one
+	// object, so the reply shows an example of that; "" otherwise.
+	Object approval.Kind
 }
 
 func (e *UsageError) Error() string { return e.Problem }
@@ -47,12 +54,20 @@ func usagef(format string, args ...any) error {
 	return &UsageError{Problem: fmt.Sprintf(format, args...)}
 }
 
+func objectUsagef(kind approval.Kind, format string, args ...any) error {
+	return &UsageError{Problem: fmt.Sprintf(format, args...), Object: kind}
+}
+
 // ParseCommand parses the text after /share-bucket:
 //
 //	[s3://]BUCKET[/PREFIX] [DURATION] [read|write] REASON...
+//	get [s3://]BUCKET/KEY [DURATION] REASON...
+//	put [s3://]BUCKET/KEY [DURATION] REASON...
 //	help | list | revoke ID
 //
 // Duration and access may come in either order; defaults are def and write.
+// get and put ask for a link to download or upload one object, whose key
+// follows the folder rules and names a file, not a folder.
 // Bucket, prefix and reason are checked here for shape only; the policy
 // (allowed buckets, duration bounds) is checked by approval.Service.Check.
 func ParseCommand(text string, def time.Duration) (Command, error) {
@@ -83,6 +98,8 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 			return Command{}, usagef("%s is not a request ID; IDs look like %s (see `/share-bucket list`)", quoted(fields[1]), exampleID)
 		}
 		return Command{Kind: CmdRevoke, ID: id}, nil
+	case "get", "put":
+		return parseObject(approval.Kind(strings.ToLower(fields[0])), fields[1:], def)
 	}
 
 	cmd := Command{Kind: CmdRequest, Duration: def, Scope: approval.Scope{Access: approval.AccessWrite}}
@@ -112,6 +129,58 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 		return Command{}, usagef("a reason is required: say why you need access")
 	}
 	return cmd, nil
+}
+
+// parseObject parses the words after get or put: [s3://]BUCKET/KEY
+// [DURATION] REASON...
+func parseObject(kind approval.Kind, fields []string, def time.Duration) (Command, error) {
+	if len(fields) == 0 {
+		return Command{}, objectUsagef(kind, "%s takes a bucket and the key of one file, then why you need it", kind)
+	}
+	bucket, key, err := parseObjectScope(kind, plainText(fields[0]))
+	if err != nil {
+		return Command{}, err
+	}
+	cmd := Command{Kind: CmdRequest, Duration: def, Scope: approval.Scope{Kind: kind, Bucket: bucket, Key: key, Access: kind.Access()}}
+	rest := fields[1:]
+	if len(rest) > 0 {
+		word := strings.ToLower(rest[0])
+		d, ok, err := durationWord(word)
+		switch {
+		case err != nil:
+			return Command{}, objectUsagef(kind, "%s", err.Error())
+		case ok:
+			cmd.Duration, rest = d, rest[1:]
+		case looksLikeDuration(word):
+			return Command{}, objectUsagef(kind, "%s is not a duration; write it like 15m, 2h, 1h30m or 1d", quoted(rest[0]))
+		}
+	}
+	cmd.Reason = plainText(strings.Join(rest, " "))
+	if cmd.Reason == "" {
+		return Command{}, objectUsagef(kind, "a reason is required: say why you need the file")
+	}
+	return cmd, nil
+}
+
+// parseObjectScope splits [s3://]bucket/key and checks both parts. A
+// bucket alone or a key shaped like a folder is refused with a word on
+// what get and put are for.
+func parseObjectScope(kind approval.Kind, s string) (bucket, key string, err error) {
+	s = strings.TrimPrefix(s, "s3://")
+	bucket, key, _ = strings.Cut(s, "/")
+	if err := approval.CheckBucket(bucket); err != nil {
+		return "", "", objectUsagef(kind, "%s is not a valid bucket name: %s", quoted(bucket), reasonOf(err))
+	}
+	switch {
+	case key == "":
+		return "", "", objectUsagef(kind, "%s takes one file: add its key after the bucket, like %s/folder/report.pdf (for a whole bucket or folder, leave out %s)", kind, bucket, kind)
+	case strings.HasSuffix(key, "/"):
+		return "", "", objectUsagef(kind, "%s is a folder, and %s takes one file: add the file's name (for the whole folder, leave out %s)", quoted(key), kind, kind)
+	}
+	if err := approval.CheckKey(key); err != nil {
+		return "", "", objectUsagef(kind, "%s is not an allowed key: %s", quoted(key), reasonOf(err))
+	}
+	return bucket, key, nil
 }
 
 // parseScope splits [s3://]bucket[/prefix] and checks both parts.

@@ -118,3 +118,85 @@ func TestParseCommandRefusals(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCommandObjects(t *testing.T) {
+	const def = time.Hour
+	get := func(bucket, key string, d time.Duration, reason string) Command {
+		return Command{Kind: CmdRequest, Scope: approval.Scope{Kind: approval.KindGet, Bucket: bucket, Key: key, Access: approval.AccessRead}, Duration: d, Reason: reason}
+	}
+	put := func(bucket, key string, d time.Duration, reason string) Command {
+		return Command{Kind: CmdRequest, Scope: approval.Scope{Kind: approval.KindPut, Bucket: bucket, Key: key, Access: approval.AccessWrite}, Duration: d, Reason: reason}
+	}
+	longKey := strings.Repeat("k", approval.MaxKeyLen)
+	tests := []struct {
+		text string
+		want Command
+	}{
+		{"get collab-bucket/myfolder/report.pdf 2h for the auditors", get("collab-bucket", "myfolder/report.pdf", 2*time.Hour, "for the auditors")},
+		{"GET s3://collab-bucket/myfolder/report.pdf audit", get("collab-bucket", "myfolder/report.pdf", def, "audit")},
+		{"put collab-bucket/in/drop.zip 30m vendor delivery", put("collab-bucket", "in/drop.zip", 30*time.Minute, "vendor delivery")},
+		{"Put collab-bucket/root.txt 1d12h long upload", put("collab-bucket", "root.txt", 36*time.Hour, "long upload")},
+		{"get collab-bucket/a/Q1_(final)!'=+@,.xlsx 15m x", get("collab-bucket", "a/Q1_(final)!'=+@,.xlsx", 15*time.Minute, "x")},
+		{"get collab-bucket/a.b read it please", get("collab-bucket", "a.b", def, "read it please")},
+		{"put collab-bucket/a.b write 2h here", put("collab-bucket", "a.b", def, "write 2h here")},
+		{"get collab-bucket/x.csv 2 files are missing", get("collab-bucket", "x.csv", def, "2 files are missing")},
+		{"get  collab-bucket/x.csv\t2h   for  <@U123|alice>  &amp; <!channel>  ", get("collab-bucket", "x.csv", 2*time.Hour, "for @alice & @channel")},
+		{"get <http://collab-bucket/report.pdf|collab-bucket/report.pdf> 2h linked by Slack", get("collab-bucket", "report.pdf", 2*time.Hour, "linked by Slack")},
+		{"put s3://" + strings.Repeat("b", 63) + "/" + longKey + " 12h " + strings.Repeat("r", approval.MaxReasonLen),
+			put(strings.Repeat("b", 63), longKey, 12*time.Hour, strings.Repeat("r", approval.MaxReasonLen))},
+		// A bucket named like the command is still a folder request.
+		{"get/folder/ 1h x", Command{Kind: CmdRequest, Scope: approval.Scope{Bucket: "get", Prefix: "folder/", Access: approval.AccessWrite}, Duration: def, Reason: "x"}},
+	}
+	for _, tt := range tests {
+		got, err := ParseCommand(tt.text, def)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseCommand(%.60q) = %+v, %v; want %+v", tt.text, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseCommandObjectRefusals(t *testing.T) {
+	tests := []struct {
+		text string
+		kind approval.Kind
+		want string // part of the problem
+	}{
+		{"get", approval.KindGet, "get takes a bucket and the key of one file"},
+		{"put   ", approval.KindPut, "put takes a bucket and the key of one file"},
+		{"get collab-bucket 1h why", approval.KindGet, "get takes one file: add its key after the bucket, like collab-bucket/folder/report.pdf (for a whole bucket or folder, leave out get)"},
+		{"get s3://collab-bucket/ 1h why", approval.KindGet, "get takes one file"},
+		{"put collab-bucket/myfolder/ 1h why", approval.KindPut, `"myfolder/" is a folder, and put takes one file: add the file's name (for the whole folder, leave out put)`},
+		{"get collab-bucket/a/b/ why", approval.KindGet, "is a folder"},
+		{"get Collab/x.txt why", approval.KindGet, "not a valid bucket name"},
+		{"get 192.168.0.1/x.txt why", approval.KindGet, "not a valid bucket name"},
+		{"get collab-bucket/../secret.txt why", approval.KindGet, "not an allowed key: a key has no . or .. parts"},
+		{"get collab-bucket/a//b.txt why", approval.KindGet, "not an allowed key: a key has no empty parts"},
+		{"get collab-bucket//abs.txt why", approval.KindGet, "not an allowed key"},
+		{"get collab-bucket/*.pdf why", approval.KindGet, "not an allowed key: wildcards"},
+		{"put collab-bucket/${aws:username}.txt why", approval.KindPut, "not an allowed key: $"},
+		{"get collab-bucket/%2e%2e/x why", approval.KindGet, "percent-encoding"},
+		{"get collab-bucket/a\\b.txt why", approval.KindGet, "backslashes"},
+		{"get collab-bucket/a\u200bb.txt why", approval.KindGet, "not allowed in a key"},
+		{"get collab-bucket/" + strings.Repeat("k", approval.MaxKeyLen+1) + " why", approval.KindGet, "at most 1024 bytes"},
+		{"get collab-bucket/x.txt", approval.KindGet, "a reason is required: say why you need the file"},
+		{"put collab-bucket/x.txt 2h", approval.KindPut, "a reason is required"},
+		{"get collab-bucket/x.txt 0m why", approval.KindGet, "not a usable duration"},
+		{"get collab-bucket/x.txt 1.5h why", approval.KindGet, "is not a duration; write it like"},
+		{"put collab-bucket/x.txt 99999h why", approval.KindPut, "too long a duration"},
+	}
+	for _, tt := range tests {
+		got, err := ParseCommand(tt.text, time.Hour)
+		var ue *UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("ParseCommand(%.60q) = %+v, %v; want a UsageError", tt.text, got, err)
+			continue
+		}
+		if !strings.Contains(ue.Problem, tt.want) || ue.Object != tt.kind {
+			t.Errorf("ParseCommand(%.60q) problem = %q for %q; want it to mention %q, for %q", tt.text, ue.Problem, ue.Object, tt.want, tt.kind)
+		}
+	}
+	// Folder refusals show the folder example.
+	if _, err := ParseCommand("collab-bucket/../x why", time.Hour); err.(*UsageError).Object != "" {
+		t.Errorf("a folder refusal is marked as one for an object")
+	}
+}

@@ -142,12 +142,17 @@ func cutLine(r *approval.Request) string {
 // look in r's current state. It returns the fallback text and the blocks.
 func ApprovalMessage(r *approval.Request, required int) (string, []slack.Block) {
 	text := fmt.Sprintf("Access request %s from %s for %s", r.ID, user(r.Requester), r.Scope)
+	head := fmt.Sprintf("*%s asks for %s access to %s for %s*", user(r.Requester), r.Access, scopeText(r.Scope), approval.FormatDuration(r.Duration))
+	what := "*Folder*\n"
+	if r.Object() {
+		head, what = objectApprovalHead(r), "*File*\n"
+	}
 	blocks := []slack.Block{
-		section(fmt.Sprintf("*%s asks for %s access to %s for %s*", user(r.Requester), r.Access, scopeText(r.Scope), approval.FormatDuration(r.Duration))),
+		section(head),
 		slack.NewSectionBlock(nil, []*slack.TextBlockObject{
 			mrkdwn("*Requester*\n" + user(r.Requester)),
-			mrkdwn("*Folder*\n" + scopeText(r.Scope)),
-			mrkdwn("*Access*\n" + string(r.Access)),
+			mrkdwn(what + scopeText(r.Scope)),
+			mrkdwn("*Access*\n" + grantKind(r.Scope)),
 			mrkdwn("*Duration*\n" + approval.FormatDuration(r.Duration)),
 		}, nil),
 		// The one field the requester wrote freely: plain text under a label
@@ -164,23 +169,34 @@ func ApprovalMessage(r *approval.Request, required int) (string, []slack.Block) 
 			button(actionDeny, r.ID, "Deny", slack.StyleDanger),
 		))
 	case approval.StateApproved:
-		blocks = append(blocks, slack.NewActionBlock("grant:"+r.ID, endButton(r.ID)))
+		end := endButton(r.ID)
+		if r.Object() {
+			end = objectEndButton(r.ID)
+		}
+		blocks = append(blocks, slack.NewActionBlock("grant:"+r.ID, end))
 	}
 	return text, blocks
 }
 
+// endConfirmText is what End access asks before ending: the message that
+// follows says whether sessions and links already made are cut off (the
+// bot's settings decide).
+const endConfirmText = "No new links can be made after this. The message that follows says whether the sessions and links already made are cut off too."
+
 func endButton(id string) *slack.ButtonBlockElement {
 	b := button(actionRevoke, id, "End access", slack.StyleDanger)
 	b.Confirm = slack.NewConfirmationBlockObject(plain("End this access now?"),
-		plain("No new sign-in links can be made after this. A console already open keeps working until its session ends."),
-		plain("End access"), plain("Keep"))
+		plain(endConfirmText), plain("End access"), plain("Keep"))
 	return b
 }
 
 // GrantMessage renders the requester's DM about an approved grant. With a
-// link, it carries the sign-in link; without, it explains why; once the
-// grant is over, the link is gone.
+// link, it carries the sign-in link (for one object, the presigned link);
+// without, it explains why; once the grant is over, the link is gone.
 func GrantMessage(r *approval.Request, link *approval.Link, linkErr error, maxSession time.Duration) (string, []slack.Block) {
+	if r.Object() {
+		return objectGrantMessage(r, link, linkErr, maxSession)
+	}
 	head := fmt.Sprintf("Your %s access to %s was approved by %s. It ends %s.", r.Access, scopeText(r.Scope), user(r.DecidedBy), date(r.EndsAt))
 	text := fmt.Sprintf("Your access to %s was approved", r.Scope)
 	if r.State != approval.StateApproved {
@@ -202,7 +218,8 @@ func GrantMessage(r *approval.Request, link *approval.Link, linkErr error, maxSe
 	return text, blocks
 }
 
-// FreshLink renders the ephemeral reply with a newly minted link.
+// FreshLink renders the ephemeral reply with a newly minted sign-in link
+// for a folder; FreshObjectLink is the one for an object.
 func FreshLink(r *approval.Request, link approval.Link) string {
 	return fmt.Sprintf("Here is a fresh sign-in link for %s: <%s|Open the AWS console>. It works for 15 minutes; the session lasts until %s (your access ends %s).",
 		scopeText(r.Scope), link.URL, date(link.SessionEnds), date(r.EndsAt))
@@ -212,6 +229,16 @@ func FreshLink(r *approval.Request, link approval.Link) string {
 // cutting says whether the bot cuts the sessions of grants ended early;
 // when it does not, a revoked grant's DM says what stays open.
 func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration, cutting bool) string {
+	if ev.Kind == approval.EventCutSessions {
+		if r.Cut != approval.CutFailed {
+			return ""
+		}
+		return fmt.Sprintf(":warning: The AWS sessions of your ended %s (request %s) could not be cut off (%s). A link or console already open keeps working until its session ends, %s at the latest.",
+			accessTo(r.Scope), r.ID, escape(r.CutError), date(r.SessionsEnd))
+	}
+	if r.Object() {
+		return objectNotice(ev, r, maxSession, cutting)
+	}
 	switch ev.Kind {
 	case approval.EventDenied:
 		return fmt.Sprintf(":no_entry: Your request %s for %s was denied by %s.", r.ID, scopeText(r.Scope), user(ev.Actor))
@@ -234,12 +261,7 @@ func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration, cu
 		}
 		return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s. No new sign-in links can be made; a console already open keeps working until its session ends, at most %s.",
 			scopeText(r.Scope), user(ev.Actor), approval.FormatDuration(maxSession))
-	case approval.EventCutSessions:
-		if r.Cut != approval.CutFailed {
-			return ""
-		}
-		return fmt.Sprintf(":warning: The AWS sessions of your ended access to %s (request %s) could not be cut off (%s). A console already open keeps working until its session ends, %s at the latest.",
-			scopeText(r.Scope), r.ID, escape(r.CutError), date(r.SessionsEnd))
+
 	case approval.EventFailed:
 		return fmt.Sprintf(":x: Your request %s for %s was approved, but AWS refused to issue access: %s. The approvers have been told.", r.ID, scopeText(r.Scope), escape(r.Failure))
 	}
@@ -257,12 +279,15 @@ func CutoffNotice(cutoff time.Time) string {
 // Help is the reply to /share-bucket help.
 func Help(example string, def, maxDur time.Duration) string {
 	return strings.Join([]string{
-		"*share-bucket* gives you temporary access to a folder of an S3 bucket, after an approver says yes.",
+		"*share-bucket* gives you temporary access to a folder of an S3 bucket, or a link to one file, after an approver says yes.",
 		"`/share-bucket [s3://]BUCKET[/FOLDER/] [DURATION] [read|write] REASON…`",
 		fmt.Sprintf("• DURATION like `15m`, `2h`, `1h30m` or `1d`: at least 15m, at most %s (default %s).", approval.FormatDuration(maxDur), approval.FormatDuration(def)),
 		"• `read` to list and download, `write` (the default) to also upload and delete.",
 		"• A reason is required. With no arguments at all, a form opens.",
 		"Example: `" + example + "`",
+		"`/share-bucket get [s3://]BUCKET/KEY [DURATION] REASON…`: a link to download one file.",
+		"`/share-bucket put [s3://]BUCKET/KEY [DURATION] REASON…`: a link to upload one file to that key, with curl.",
+		"Examples: `" + ObjectExample(example, approval.KindGet) + "`, `" + ObjectExample(example, approval.KindPut) + "`",
 		"`/share-bucket list`: your requests and grants (approvers also see what waits for them).",
 		"`/share-bucket revoke ID`: end a grant or withdraw a request.",
 	}, "\n")
@@ -275,6 +300,10 @@ func Usage(problem, example string) string {
 
 // Submitted is the ack for a valid request.
 func Submitted(id string, s approval.Scope, d time.Duration) string {
+	if s.Object() {
+		return fmt.Sprintf(":inbox_tray: Request %s %s for %s sent to the approvers. You will get a DM when they decide.",
+			id, requestFor(s), approval.FormatDuration(d))
+	}
 	return fmt.Sprintf(":inbox_tray: Request %s for %s access to %s for %s sent to the approvers. You will get a DM when they decide.",
 		id, s.Access, scopeText(s), approval.FormatDuration(d))
 }
@@ -288,9 +317,9 @@ func Listing(l approval.Listing) string {
 	line := func(r *approval.Request) {
 		switch r.State {
 		case approval.StateApproved:
-			fmt.Fprintf(&b, "• %s %s %s, active until %s\n", r.ID, scopeText(r.Scope), r.Access, date(r.EndsAt))
+			fmt.Fprintf(&b, "• %s %s %s, active until %s\n", r.ID, scopeText(r.Scope), grantKind(r.Scope), date(r.EndsAt))
 		default:
-			fmt.Fprintf(&b, "• %s %s %s for %s, from %s, pending until %s\n", r.ID, scopeText(r.Scope), r.Access,
+			fmt.Fprintf(&b, "• %s %s %s for %s, from %s, pending until %s\n", r.ID, scopeText(r.Scope), grantKind(r.Scope),
 				approval.FormatDuration(r.Duration), user(r.Requester), date(r.TimeoutAt))
 		}
 	}

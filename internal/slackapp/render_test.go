@@ -48,6 +48,8 @@ func show(text string, blocks []slack.Block) {
 					fmt.Println("(" + t.Text + ")")
 				}
 			}
+		case *slack.RichTextBlock:
+			fmt.Println(richText(b))
 		case *slack.ActionBlock:
 			var names []string
 			for _, e := range b.Elements.ElementSet {
@@ -179,7 +181,7 @@ func ExampleNotice_cut() {
 	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP>. No new sign-in links can be made.
 	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP>. No new sign-in links can be made, and the AWS sessions and links already made for it are being cut off (IAM applies this within seconds).
 	// ""
-	// :warning: The AWS sessions of your ended access to `collab-bucket/myfolder/` (request K7QX2M4RTA) could not be cut off (AccessDenied: the bot may not change the role's inline policies). A console already open keeps working until its session ends, <!date^1795784400^{date_short_pretty} at {time}|2026-11-27 13:00 UTC> at the latest.
+	// :warning: The AWS sessions of your ended access to `collab-bucket/myfolder/` (request K7QX2M4RTA) could not be cut off (AccessDenied: the bot may not change the role's inline policies). A link or console already open keeps working until its session ends, <!date^1795784400^{date_short_pretty} at {time}|2026-11-27 13:00 UTC> at the latest.
 }
 
 // ExampleApprovalMessage_cut: approvers see what became of the sessions.

@@ -232,3 +232,12 @@ func msgOptions(text string, blocks []slack.Block) []slack.MsgOption {
 	}
 	return opts
 }
+
+// EphemeralBlocks shows text and blocks to user only, in channel; text is
+// the fallback for notifications.
+func (w *Web) EphemeralBlocks(ctx context.Context, channel, user, text string, blocks []slack.Block) error {
+	return w.call(ctx, "chat.postEphemeral", func() error {
+		_, err := w.API.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	})
+}

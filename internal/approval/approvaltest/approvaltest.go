@@ -36,6 +36,7 @@ func TestStore(t *testing.T, open func(t *testing.T) approval.Store) {
 	}{
 		{"CreateGet", testCreateGet},
 		{"CreateGetZero", testCreateGetZero},
+		{"CreateGetObject", testCreateGetObject},
 		{"CreateExists", testCreateExists},
 		{"CreateExistsConcurrent", testCreateExistsConcurrent},
 		{"GetNotFound", testGetNotFound},

@@ -3,6 +3,7 @@ package approvaltest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func testCreateGet(t *testing.T, s approval.Store) {
 	r := &approval.Request{
 		ID:        id,
 		Requester: "UREQ",
-		Scope:     approval.Scope{Bucket: "collab-bucket", Prefix: "my.folder/sub (1)/", Access: approval.AccessRead},
+		Scope:     approval.Scope{Kind: approval.KindFolder, Bucket: "collab-bucket", Prefix: "my.folder/sub (1)/", Access: approval.AccessRead},
 		Duration:  2*time.Hour + 30*time.Minute + 7*time.Nanosecond,
 		Reason:    "quarterly numbers\nfor the \"auditors\", 'ünïcödé' ✓ ; DROP TABLE requests; --",
 		State:     approval.StateApproved,
@@ -87,6 +88,51 @@ func testCreateGetZero(t *testing.T, s approval.Store) {
 	if evs := MustAudit(t, s, approval.AuditFilter{}); len(evs) != 0 {
 		t.Errorf("Audit = %v; want no events", kinds(evs))
 	}
+}
+
+// testCreateGetObject: requests for one object keep their kind and key
+// through Create, Get, List and Update; the longest key S3 allows fits.
+func testCreateGetObject(t *testing.T, s approval.Store) {
+	ctx := t.Context()
+	longKey := strings.Repeat("d-_.!()'=+@,/", approval.MaxKeyLen/13) + strings.Repeat("k", approval.MaxKeyLen%13)
+	get, _ := Approved(ID("object-get"), "UREQ")
+	get.Scope = approval.Scope{Kind: approval.KindGet, Bucket: "collab-bucket", Key: "myfolder/report (final).pdf", Access: approval.AccessRead}
+	put, _ := Pending(ID("object-put"), "UREQ")
+	put.Scope = approval.Scope{Kind: approval.KindPut, Bucket: "collab-bucket", Key: longKey, Access: approval.AccessWrite}
+	if len(put.Key) != approval.MaxKeyLen {
+		t.Fatalf("test key is %d bytes; want %d", len(put.Key), approval.MaxKeyLen)
+	}
+	MustCreate(t, s, get)
+	MustCreate(t, s, put)
+	checkRequest(t, "Get of a get request", MustGet(t, s, get.ID), get)
+	checkRequest(t, "Get of a put request", MustGet(t, s, put.ID), put)
+
+	listed, err := s.List(ctx, approval.Filter{Requester: "UREQ"})
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	for _, r := range listed {
+		want := get
+		if r.ID == put.ID {
+			want = put
+		}
+		checkRequest(t, "List", r, want)
+	}
+	if len(listed) != 2 {
+		t.Errorf("List = %v; want both requests", ids(listed))
+	}
+
+	updated, _, err := s.Update(ctx, put.ID, func(r *approval.Request) ([]approval.Event, error) {
+		r.State, r.DecidedBy, r.DecidedAt = approval.StateDenied, "UAPP1", T0.Add(time.Minute)
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if updated.Kind != approval.KindPut || updated.Key != longKey {
+		t.Errorf("Update returned kind %q, key of %d bytes; want put and the key unchanged", updated.Kind, len(updated.Key))
+	}
+	checkRequest(t, "Get after Update", MustGet(t, s, put.ID), updated)
 }
 
 func testCreateExists(t *testing.T, s approval.Store) {

@@ -51,6 +51,9 @@ var requestColumns = []requestColumn{
 	integer("version", func(r *approval.Request) *int64 { return &r.Version }),
 	// next_due mirrors Request.NextDue() for the index Due and Wake walk.
 	{name: "next_due", arg: func(r *approval.Request) (any, error) { return millis(r.NextDue()), nil }},
+	// 0002_object_grants
+	text("kind", func(r *approval.Request) *string { return (*string)(&r.Kind) }),
+	text("object_key", func(r *approval.Request) *string { return &r.Key }),
 	// 0003_revocations
 	timestamp("sessions_end", func(r *approval.Request) *time.Time { return &r.SessionsEnd }),
 	text("cut", func(r *approval.Request) *string { return (*string)(&r.Cut) }),

@@ -19,7 +19,7 @@ func ms(d time.Duration) int64     { return at(d).UnixMilli() }
 // A stageOneRequest is a row of requests as stage one wrote it, with its
 // message refs, and the request the store must read back.
 type stageOneRequest struct {
-	want      *approval.Request // Messages included
+	want      *approval.Request // Messages included; Kind is folder, as 0002_object_grants reads stage-one rows
 	approvals string            // the JSON stage one wrote
 	nextDue   any               // unix ms, or nil
 	events    []stageOneEvent
@@ -46,7 +46,7 @@ var (
 	pendingReq = stageOneRequest{
 		want: &approval.Request{
 			ID: approvaltest.ID("stage1-pending"), Requester: "UREQ1",
-			Scope:    approval.Scope{Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessWrite},
+			Scope:    approval.Scope{Kind: approval.KindFolder, Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessWrite},
 			Duration: 2 * time.Hour, Reason: "quarterly numbers", State: approval.StatePending,
 			CreatedAt: at(0), TimeoutAt: at(8 * time.Hour),
 			Approvals: []approval.Approval{{By: "UAPP1", At: at(time.Minute)}},
@@ -75,7 +75,7 @@ var (
 	grantReq = stageOneRequest{
 		want: &approval.Request{
 			ID: approvaltest.ID("stage1-grant"), Requester: "UREQ2",
-			Scope:    approval.Scope{Bucket: "other-bucket", Prefix: "", Access: approval.AccessRead},
+			Scope:    approval.Scope{Kind: approval.KindFolder, Bucket: "other-bucket", Prefix: "", Access: approval.AccessRead},
 			Duration: time.Hour, Reason: "logs", State: approval.StateApproved,
 			CreatedAt: at(time.Minute), TimeoutAt: at(8*time.Hour + time.Minute),
 			Approvals: []approval.Approval{{By: "UAPP1", At: at(2 * time.Minute)}, {By: "UAPP2", At: at(3 * time.Minute)}},
@@ -113,7 +113,7 @@ var (
 	warnedReq = stageOneRequest{
 		want: &approval.Request{
 			ID: approvaltest.ID("stage1-warned"), Requester: "UREQ1",
-			Scope:    approval.Scope{Bucket: "collab-bucket", Prefix: "shared/", Access: approval.AccessWrite},
+			Scope:    approval.Scope{Kind: approval.KindFolder, Bucket: "collab-bucket", Prefix: "shared/", Access: approval.AccessWrite},
 			Duration: 5 * time.Hour, Reason: "migration", State: approval.StateApproved,
 			CreatedAt: at(-3 * time.Hour), TimeoutAt: at(5 * time.Hour),
 			Approvals: []approval.Approval{{By: "UAPP1"}},
@@ -135,7 +135,7 @@ var (
 	revokedReq = stageOneRequest{
 		want: &approval.Request{
 			ID: approvaltest.ID("stage1-revoked"), Requester: "UREQ4",
-			Scope:    approval.Scope{Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessRead},
+			Scope:    approval.Scope{Kind: approval.KindFolder, Bucket: "collab-bucket", Prefix: "myfolder/", Access: approval.AccessRead},
 			Duration: 30 * time.Minute, Reason: "oops", State: approval.StateRevoked,
 			CreatedAt: at(-time.Hour), TimeoutAt: at(7 * time.Hour),
 			EndedBy: "UREQ4", EndedAt: at(time.Minute),
@@ -158,7 +158,7 @@ var (
 	failedReq = stageOneRequest{
 		want: &approval.Request{
 			ID: approvaltest.ID("stage1-failed"), Requester: "UREQ5",
-			Scope:    approval.Scope{Bucket: "collab-bucket", Prefix: "x/", Access: approval.AccessWrite},
+			Scope:    approval.Scope{Kind: approval.KindFolder, Bucket: "collab-bucket", Prefix: "x/", Access: approval.AccessWrite},
 			Duration: time.Hour, Reason: "it's \"quoted\"; DROP TABLE requests; --", State: approval.StateFailed,
 			CreatedAt: at(-2 * time.Hour), TimeoutAt: at(6 * time.Hour),
 			Approvals: []approval.Approval{},
@@ -179,7 +179,7 @@ var (
 	deniedReq = stageOneRequest{
 		want: &approval.Request{
 			ID: approvaltest.ID("stage1-denied"), Requester: "UREQ2",
-			Scope:    approval.Scope{Bucket: "collab-bucket", Prefix: "secret/", Access: approval.AccessRead},
+			Scope:    approval.Scope{Kind: approval.KindFolder, Bucket: "collab-bucket", Prefix: "secret/", Access: approval.AccessRead},
 			Duration: 10 * time.Minute, Reason: "curiosity", State: approval.StateDenied,
 			CreatedAt: at(-30 * time.Minute), TimeoutAt: at(450 * time.Minute),
 			DecidedBy: "UAPP2", DecidedAt: at(-29 * time.Minute),
