@@ -131,15 +131,17 @@ func TestManifestSettings(t *testing.T) {
 	if s.Interactivity.RequestURL != "" || s.Interactivity.MessageMenuOptionsURL != "" {
 		t.Error("interactivity has a request URL; Socket Mode delivers interactions over the socket")
 	}
-	if s.EventSubscriptions != nil {
-		t.Errorf("settings.event_subscriptions = %+v; the bot handles no events, and events would need scopes", *s.EventSubscriptions)
+	// The one event is app_home_opened (no scope), delivered over the
+	// socket: no request URL, no user events.
+	if e := s.EventSubscriptions; e == nil || !slices.Equal(e.BotEvents, []string{"app_home_opened"}) || e.RequestURL != "" || len(e.UserEvents) != 0 {
+		t.Errorf("settings.event_subscriptions = %+v; want bot_events [app_home_opened] only, no request_url", e)
 	}
 
 	if m.Features.BotUser == nil || m.Features.BotUser.DisplayName == "" {
 		t.Error("features.bot_user.display_name is missing; without a bot user there is no xoxb- token")
 	}
-	if h := m.Features.AppHome; h == nil || !h.MessagesTabEnabled {
-		t.Error("features.app_home.messages_tab_enabled is not true; the bot's DMs show in the Messages tab")
+	if h := m.Features.AppHome; h == nil || !h.MessagesTabEnabled || !h.HomeTabEnabled {
+		t.Error("features.app_home: messages_tab_enabled and home_tab_enabled must be true; the bot's DMs show in the Messages tab, requests and grants in the Home tab")
 	}
 
 	if len(m.Features.SlashCommands) != 1 {
@@ -155,7 +157,7 @@ func TestManifestSettings(t *testing.T) {
 	if c.Description == "" {
 		t.Error("command has no description")
 	}
-	if want := "[s3://]bucket[/folder/] [duration] [read|write] reason…"; c.UsageHint != want {
+	if want := "[get|put] [s3://]bucket[/folder/ or /key] [duration] [read|write] reason… | list | extend ID 1h reason | help"; c.UsageHint != want {
 		t.Errorf("usage_hint = %q; want %q", c.UsageHint, want)
 	}
 	// should_escape turns @mentions and #channels in the text into IDs.

@@ -86,6 +86,7 @@ func (m *Main) Run(ctx context.Context) error {
 	policy := cfg.Policy()
 	m.bot = bot.New(bot.Config{
 		Policy:          policy,
+		ApproverGroups:  cfg.Approvers.Groups,
 		ApprovalChannel: cfg.ApprovalChannel,
 		DefaultDuration: time.Duration(cfg.DefaultDuration),
 		Example:         example(cfg),
@@ -95,6 +96,9 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	m.Metrics.Gauge("sharebucket_grants_active", "Grants approved and not yet ended.", m.countActive)
 	srv := &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+	if err := m.bot.Approvers.Load(ctx); err != nil {
+		m.Log.Warn("APPROVERS: cannot read a user group; its members cannot approve until it can be read", zap.Error(err))
+	}
 
 	m.Log.Info("share-bucket starting",
 		zap.Strings("approvers", policy.Approvers), zap.String("allowed_buckets", policy.Allowed.String()),
@@ -165,7 +169,7 @@ func (m *Main) checkSlack(ctx context.Context, api *slack.Client) error {
 		return nil
 	}
 	m.Log.Info("slack bot identity", zap.String("team", auth.Team), zap.String("bot_user_id", auth.UserID))
-	for _, id := range m.Config.Approvers {
+	for _, id := range m.Config.Approvers.Users {
 		u, err := api.GetUserInfoContext(ctx, id)
 		switch {
 		case err != nil:

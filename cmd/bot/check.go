@@ -133,7 +133,26 @@ func checkSlack(ctx context.Context, c *checker, cfg *Config) {
 			c.ok("APPROVAL_CHANNEL %s: test message posted", cfg.ApprovalChannel)
 		}
 	}
-	for _, id := range cfg.Approvers {
+	for _, g := range cfg.Approvers.Groups {
+		var members []string
+		err := step(ctx, slackStepTimeout, func(ctx context.Context) (err error) {
+			members, err = api.GetUserGroupMembersContext(ctx, g)
+			return err
+		})
+		switch {
+		case slackCode(err) == "missing_scope":
+			c.fail("approver group %s: the bot token lacks usergroups:read; reinstall the app from slack-app-manifest.yaml", g)
+		case slackCode(err) == "no_such_subteam":
+			c.fail("approver group %s: Slack knows no such user group (or it is disabled)", g)
+		case err != nil:
+			c.fail("approver group %s: %s", g, slackHint(err, cfg.APIURL, "SLACK_BOT_TOKEN"))
+		case len(members) == 0:
+			c.warn("approver group %s has no members", g)
+		default:
+			c.ok("approver group %s (%d members)", g, len(members))
+		}
+	}
+	for _, id := range cfg.Approvers.Users {
 		var u *slack.User
 		err := step(ctx, slackStepTimeout, func(ctx context.Context) (err error) {
 			u, err = api.GetUserInfoContext(ctx, id)

@@ -21,13 +21,15 @@ type Config struct {
 	SlackConfig
 	AWSConfig
 
-	Approvers         userList        `envconfig:"APPROVERS" required:"true" desc:"comma-separated Slack user IDs (U…) who may approve or deny requests"`
+	Approvers         approverList    `envconfig:"APPROVERS" required:"true" desc:"comma-separated Slack user IDs (U…) and user group IDs (S…) whose members may approve or deny requests"`
 	AllowedBuckets    allowList       `envconfig:"ALLOWED_BUCKETS" required:"true" desc:"comma-separated buckets that may be shared: bucket (all of it) or bucket/folder/ (that folder and below)"`
 	ApprovalsRequired config.Count    `envconfig:"APPROVALS_REQUIRED" default:"1" desc:"distinct approvers needed to approve a request"`
 	DefaultDuration   config.Duration `envconfig:"DEFAULT_DURATION" default:"1h" desc:"grant length when a request names none (15m, 2h, 1h30m, 1d)"`
 	MaxDuration       config.Duration `envconfig:"MAX_DURATION" default:"12h" desc:"longest grant a request may ask for (at most 12h)"`
 	ExpiryWarning     config.Duration `envconfig:"EXPIRY_WARNING" default:"10m" desc:"how long before the end the requester is warned (0 for no warning)"`
 	ApprovalTimeout   config.Duration `envconfig:"APPROVAL_TIMEOUT" default:"8h" desc:"undecided requests expire after this"`
+	ApprovalReminder  config.Duration `envconfig:"APPROVAL_REMINDER" default:"1h" desc:"remind the approvers of an undecided request after this, and again as often (0 for never)"`
+	MaxExtended       config.Duration `envconfig:"MAX_EXTENDED_DURATION" default:"24h" desc:"longest a grant may last with its extensions (at least MAX_DURATION)"`
 	RevokeSessions    config.Flag     `envconfig:"REVOKE_SESSIONS" default:"true" desc:"cut the open AWS sessions of a grant ended early, through an inline policy on the collaborator role (false: they run until their own end)"`
 	DatabaseURL       string          `envconfig:"DATABASE_URL" default:"sqlite:share-bucket.db" desc:"store: sqlite:PATH (one replica) or postgres://… (several replicas)"`
 	HTTPAddr          string          `envconfig:"HTTP_ADDR" default:":8080" desc:"address for /healthz, /readyz and /metrics"`
@@ -66,15 +68,15 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if err := c.AWSConfig.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if len(c.Approvers) == 0 {
-		bad("APPROVERS", "no approvers given; list the Slack user IDs (U…) who may approve")
+	if c.Approvers.empty() {
+		bad("APPROVERS", "no approvers given; list the Slack user IDs (U…) or user group IDs (S…) who may approve")
 	}
 	if len(c.AllowedBuckets) == 0 {
 		bad("ALLOWED_BUCKETS", "no buckets given; list bucket or bucket/folder/ entries")
 	}
 	if c.ApprovalsRequired < 1 {
 		bad("APPROVALS_REQUIRED", "must be at least 1")
-	} else if n := len(c.Approvers); n > 0 && int(c.ApprovalsRequired) > n {
+	} else if n := len(c.Approvers.Users); n > 0 && len(c.Approvers.Groups) == 0 && int(c.ApprovalsRequired) > n {
 		errs = append(errs, &config.VarError{Var: "APPROVALS_REQUIRED", Also: []string{"APPROVERS"},
 			Msg: fmt.Sprintf("%d approvals needed but APPROVERS lists only %d", c.ApprovalsRequired, n)})
 	}
@@ -95,6 +97,10 @@ func (c *Config) Validate() (warnings []string, err error) {
 	}
 	if c.ApprovalTimeout <= 0 {
 		bad("APPROVAL_TIMEOUT", "%s must be more than 0", c.ApprovalTimeout)
+	}
+	if c.MaxExtended < c.MaxDuration {
+		errs = append(errs, &config.VarError{Var: "MAX_EXTENDED_DURATION", Also: []string{"MAX_DURATION"},
+			Msg: fmt.Sprintf("%s is shorter than MAX_DURATION (%s); extensions can only make a grant longer", c.MaxExtended, c.MaxDuration)})
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.LogLevel)) {
 		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
@@ -120,7 +126,7 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if time.Duration(c.MaxSessionDuration) > time.Hour {
 		warnings = append(warnings, "MAX_SESSION_DURATION is over 1h: that only works when the bot runs with long-term IAM user keys and the role's MaxSessionDuration allows it; with role credentials (EC2, ECS, Lambda, SSO) AWS caps chained sessions at 1h")
 	}
-	if n := len(c.Approvers); n > 0 && n <= int(c.ApprovalsRequired) {
+	if n := len(c.Approvers.Users); n > 0 && len(c.Approvers.Groups) == 0 && n <= int(c.ApprovalsRequired) {
 		warnings = append(warnings, fmt.Sprintf("APPROVERS lists %d people and APPROVALS_REQUIRED is %d: an approver's own requests can never be approved, since nobody approves their own", n, c.ApprovalsRequired))
 	}
 	return warnings, errors.Join(errs...)
@@ -129,7 +135,7 @@ func (c *Config) Validate() (warnings []string, err error) {
 // Policy builds the approval rules.
 func (c *Config) Policy() approval.Policy {
 	return approval.Policy{
-		Approvers:         c.Approvers,
+		Approvers:         c.Approvers.Users,
 		ApprovalsRequired: int(c.ApprovalsRequired),
 		Allowed:           approval.AllowList(c.AllowedBuckets),
 		MaxDuration:       time.Duration(c.MaxDuration),
@@ -137,25 +143,37 @@ func (c *Config) Policy() approval.Policy {
 		ApprovalTimeout:   time.Duration(c.ApprovalTimeout),
 		MaxSession:        time.Duration(c.MaxSessionDuration),
 		RevokeSessions:    bool(c.RevokeSessions),
+		MaxExtended:       time.Duration(c.MaxExtended),
+		ApprovalReminder:  time.Duration(c.ApprovalReminder),
 	}
 }
 
-// userList is a comma-separated list of Slack user IDs.
-type userList []string
+// approverList is a comma-separated list of Slack user IDs and user
+// group IDs.
+type approverList struct {
+	Users  []string
+	Groups []string
+}
+
+func (l approverList) empty() bool { return len(l.Users) == 0 && len(l.Groups) == 0 }
 
 // Decode implements envconfig.Decoder.
-func (l *userList) Decode(s string) error {
-	*l = nil
+func (l *approverList) Decode(s string) error {
+	*l = approverList{}
 	for _, part := range strings.Split(s, ",") {
 		id := strings.TrimSpace(part)
-		if id == "" {
-			continue
-		}
-		if !slackapp.ValidUserID(id) {
-			return config.BadValue("%q is not a Slack user ID (like U0123ABCD; find it in the user's profile → ⋮ → Copy member ID)", id)
-		}
-		if !slices.Contains(*l, id) {
-			*l = append(*l, id)
+		switch {
+		case id == "":
+		case slackapp.ValidUserID(id):
+			if !slices.Contains(l.Users, id) {
+				l.Users = append(l.Users, id)
+			}
+		case slackapp.ValidGroupID(id):
+			if !slices.Contains(l.Groups, id) {
+				l.Groups = append(l.Groups, id)
+			}
+		default:
+			return config.BadValue("%q is not a Slack user ID (like U0123ABCD: the user's profile → ⋮ → Copy member ID) or user group ID (like S0123ABCD: the group's page → ⋮ → Copy group ID)", id)
 		}
 	}
 	return nil

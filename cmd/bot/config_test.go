@@ -219,7 +219,7 @@ func TestLoadConfigReportsEverything(t *testing.T) {
 	got := strings.Split(err.Error(), "\n")
 	want := []string{
 		"SLACK_BOT_TOKEN: required: bot user OAuth token (xoxb-…)",
-		`APPROVERS: "alice" is not a Slack user ID (like U0123ABCD; find it in the user's profile → ⋮ → Copy member ID)`,
+		`APPROVERS: "alice" is not a Slack user ID (like U0123ABCD: the user's profile → ⋮ → Copy member ID) or user group ID (like S0123ABCD: the group's page → ⋮ → Copy group ID)`,
 		`APPROVALS_REQUIRED: "two" is not a whole number (like 2)`,
 		`MAX_DURATION: "soon" is not a duration; write it like 15m, 2h, 1h30m or 1d`,
 		`FEDERATION_URL: "https://signin.example/federation" is not an AWS signin host: sign-in links carry secrets and must only go to AWS; use https://signin.aws.amazon.com/federation`,

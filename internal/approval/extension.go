@@ -53,6 +53,14 @@ func (r *Request) Extended() time.Duration {
 	return d
 }
 
+// CanExtend reports whether asking for more time on r can still help: an
+// active grant with no extension pending and at least MinSession left
+// below p's limit.
+func (p Policy) CanExtend(r *Request) bool {
+	return r.State == StateApproved && r.PendingExtension() == nil &&
+		r.Duration+r.Extended()+MinSession <= p.maxExtended()
+}
+
 // ApprovedBy reports whether user has already approved the extension.
 func (e *Extension) ApprovedBy(user string) bool {
 	return slices.ContainsFunc(e.Approvals, func(a Approval) bool { return a.By == user })

@@ -78,6 +78,9 @@ const (
 	MessageGrant MessageKind = "grant"
 	// MessageExtension is the message approvers decide on an extension on.
 	MessageExtension MessageKind = "extension"
+	// MessageWarning is the requester's DM warning that the grant ends
+	// soon, whose button asks for more time.
+	MessageWarning MessageKind = "warning"
 )
 
 // Request is a request for access and, once approved, the grant it became.
@@ -184,6 +187,16 @@ func (r *Request) MessagesOf(kind MessageKind) []MessageRef {
 		}
 	}
 	return out
+}
+
+// MessageAt returns the ref of the message at channel/ts posted for r.
+func (r *Request) MessageAt(channel, ts string) (MessageRef, bool) {
+	for _, m := range r.Messages {
+		if m.Channel == channel && m.TS == ts {
+			return m, true
+		}
+	}
+	return MessageRef{}, false
 }
 
 // HasMessage reports whether channel/ts is a message posted for r.

@@ -112,6 +112,12 @@ type ApproverSource interface {
 	Approvers() []string
 }
 
+// IsApprover reports whether user may decide on requests now.
+func (s *Service) IsApprover(user string) bool { return s.policy().IsApprover(user) }
+
+// CanExtend reports whether asking for more time on r can still help.
+func (s *Service) CanExtend(r *Request) bool { return s.Policy.CanExtend(r) }
+
 // policy returns the policy with the approvers as they are now.
 func (s *Service) policy() Policy {
 	p := s.Policy
@@ -500,8 +506,10 @@ func (s *Service) Get(ctx context.Context, id string) (*Request, error) {
 
 // Listing is what a user sees with "list".
 type Listing struct {
-	Mine     []*Request // the user's pending requests and active grants
-	ToDecide []*Request // pending requests of others, for approvers
+	Mine []*Request // the user's pending requests and active grants
+	// ToDecide are others' pending requests, and others' grants with an
+	// extension pending, for approvers.
+	ToDecide []*Request
 }
 
 // List returns the user's open requests and grants and, for approvers, the
@@ -514,7 +522,7 @@ func (s *Service) List(ctx context.Context, user string) (Listing, error) {
 	}
 	l := Listing{Mine: mine}
 	if s.policy().IsApprover(user) {
-		pending, err := s.Store.List(ctx, Filter{States: []State{StatePending}, Limit: 50})
+		pending, err := s.Store.List(ctx, Filter{Undecided: true, Limit: 50})
 		if err != nil {
 			return Listing{}, err
 		}

@@ -60,6 +60,9 @@ type Store interface {
 type Filter struct {
 	Requester string
 	States    []State
+	// Undecided, if set, matches pending requests and grants with an
+	// extension pending (instead of States).
+	Undecided bool
 	Limit     int
 }
 

@@ -27,6 +27,9 @@ type Config struct {
 	// ApprovalChannel receives approval requests; empty means DM every
 	// approver.
 	ApprovalChannel string
+	// ApproverGroups are user groups whose members approve, beside
+	// Policy.Approvers.
+	ApproverGroups []string
 	// DefaultDuration is a request's duration when it names none.
 	DefaultDuration time.Duration
 	// Example is a correct command shown in help and refusals.
@@ -56,12 +59,13 @@ type Parts struct {
 
 // Bot is share-bucket, wired.
 type Bot struct {
-	Service  *approval.Service
-	Web      *slackapp.Web
-	Notifier *slackapp.Notifier
-	App      *slackapp.App
-	Socket   *slackapp.Socket
-	Worker   *worker.Worker
+	Approvers *slackapp.Approvers
+	Service   *approval.Service
+	Web       *slackapp.Web
+	Notifier  *slackapp.Notifier
+	App       *slackapp.App
+	Socket    *slackapp.Socket
+	Worker    *worker.Worker
 }
 
 // New wires the parts.
@@ -77,24 +81,29 @@ func New(cfg Config, p Parts) *Bot {
 	}
 	web := slackapp.NewWeb(p.Slack, p.Log, p.Metrics)
 	web.PostInterval = cfg.PostInterval
+	approvers := &slackapp.Approvers{Users: cfg.Policy.Approvers, Groups: cfg.ApproverGroups, API: p.Slack, Log: p.Log}
 	notifier := &slackapp.Notifier{
-		Web: web, Channel: cfg.ApprovalChannel, Approvers: cfg.Policy.Approvers,
-		Required: cfg.Policy.ApprovalsRequired, MaxSession: cfg.Policy.MaxSession,
+		Web: web, Channel: cfg.ApprovalChannel, Approvers: approvers,
+		Required: cfg.Policy.ApprovalsRequired, MaxSession: cfg.Policy.MaxSession, Policy: cfg.Policy,
 		RevokeSessions: cfg.Policy.RevokeSessions, Log: p.Log,
 	}
 	svc := approval.NewService(p.Store, cfg.Policy, p.Issuer, notifier)
 	svc.Cutter = p.Cutter
+	svc.Approvers = approvers
 	svc.Now = p.Clock.Now
 	app := &slackapp.App{
-		Service: svc, Web: web, Log: p.Log, Metrics: p.Metrics,
+		Service: svc, Web: web, Approvers: approvers, Log: p.Log, Metrics: p.Metrics,
 		DefaultDuration: cfg.DefaultDuration, Example: cfg.Example,
 	}
+	app.Homes = &slackapp.Homes{App: app}
+	notifier.Homes = app.Homes
 	return &Bot{
-		Service:  svc,
-		Web:      web,
-		Notifier: notifier,
-		App:      app,
-		Socket:   &slackapp.Socket{Client: socketmode.New(p.Slack, p.SocketOptions...), App: app, Log: p.Log, Metrics: p.Metrics},
+		Approvers: approvers,
+		Service:   svc,
+		Web:       web,
+		Notifier:  notifier,
+		App:       app,
+		Socket:    &slackapp.Socket{Client: socketmode.New(p.Slack, p.SocketOptions...), App: app, Log: p.Log, Metrics: p.Metrics},
 		Worker: &worker.Worker{
 			Service: svc, Outbox: p.Store, Clock: p.Clock, Log: p.Log, Metrics: p.Metrics, Owner: p.Owner,
 		},
@@ -106,6 +115,8 @@ func New(cfg Config, p Parts) *Bot {
 // token. It does not wait for work under way; Shutdown does.
 func (b *Bot) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { b.Approvers.Run(gctx); return nil })
+	g.Go(func() error { b.App.Homes.Run(gctx); return nil })
 	g.Go(func() error { return b.Socket.Run(gctx) })
 	g.Go(func() error { return b.Worker.Run(gctx) })
 	return g.Wait()

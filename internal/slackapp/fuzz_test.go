@@ -840,3 +840,11 @@ func (a *recordingAPI) OpenViewContext(_ context.Context, trigger string, _ slac
 	a.mu.Unlock()
 	return &slack.ViewResponse{}, nil
 }
+
+func (a *recordingAPI) PublishViewContext(_ context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error) {
+	body, _ := json.Marshal(req.View)
+	a.mu.Lock()
+	a.calls = append(a.calls, apiCall{method: "views.publish", user: req.UserID, text: string(body)})
+	a.mu.Unlock()
+	return &slack.ViewResponse{}, nil
+}

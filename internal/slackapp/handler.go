@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +19,13 @@ import (
 // returns what to ack with, computed from memory only so the ack leaves in
 // microseconds, and the work to do after the ack.
 type App struct {
-	Service         *approval.Service
-	Web             *Web
+	Service *approval.Service
+	Web     *Web
+	// Approvers, if set, is read again before a decision by someone who
+	// is an approver only through a user group (or not yet known as one).
+	Approvers *Approvers
+	// Homes, if set, publishes App Homes.
+	Homes           *Homes
 	Log             *zap.Logger
 	Metrics         *metrics.Metrics
 	DefaultDuration time.Duration
@@ -93,6 +98,12 @@ func (a *App) Slash(cmd slack.SlashCommand) (any, afterAck) {
 			log.Info("ended by command")
 			a.respond(ctx, log, cmd.ResponseURL, "Done: "+r.ID+" for "+scopeText(r.Scope)+" is ended.")
 		}
+	case CmdExtend:
+		return nil, func(ctx context.Context) {
+			a.extend(ctx, log.With(zap.String("request_id", c.ID)), c.ID, cmd.UserID, c.Duration, c.Reason, func(text string) {
+				a.respond(ctx, log, cmd.ResponseURL, text)
+			})
+		}
 	}
 
 	d := approval.Draft{
@@ -121,6 +132,19 @@ func (a *App) example(kind approval.Kind) string {
 		return ObjectExample(a.Example, kind)
 	}
 	return a.Example
+}
+
+// extend asks the approvers for d more time on grant id and tells user
+// how that went through reply.
+func (a *App) extend(ctx context.Context, log *zap.Logger, id, user string, d time.Duration, reason string, reply func(string)) {
+	r, err := a.Service.Extend(ctx, id, user, d, reason)
+	if err != nil {
+		a.logRefusal(log, "extend", err)
+		reply(UserMessage(err))
+		return
+	}
+	log.Info("extension asked", zap.Duration("extra", d))
+	reply(ExtensionAsked(r, r.PendingExtension()))
 }
 
 // seed derives a request ID seed from Slack's unique trigger, so a
@@ -202,6 +226,9 @@ type click struct {
 	request     *approval.Request
 	channel     string // where the clicked message is
 	ts          string
+	extension   int    // the extension an extension button is about
+	home        bool   // clicked in the user's App Home, not on a message
+	triggerID   string // to open a form
 	responseURL string
 	log         *zap.Logger
 }
@@ -230,6 +257,12 @@ func (a *App) blockAction(ctx context.Context, cb slack.InteractionCallback) {
 			err = a.revoke(ctx, c)
 		case actionConsole, actionNewLink:
 			err = a.freshLink(ctx, c)
+		case actionApproveExtension:
+			err = a.decideExtension(ctx, c, approval.Approve)
+		case actionDenyExtension:
+			err = a.decideExtension(ctx, c, approval.Deny)
+		case actionExtend:
+			err = a.openExtend(ctx, c)
 		}
 	}
 	if err != nil {
@@ -250,7 +283,8 @@ func (a *App) checkClick(ctx context.Context, cb slack.InteractionCallback) (*cl
 	}
 	act := cb.ActionCallback.BlockActions[0]
 	switch act.ActionID {
-	case actionApprove, actionDeny, actionRevoke, actionConsole, actionNewLink:
+	case actionApprove, actionDeny, actionRevoke, actionConsole, actionNewLink,
+		actionApproveExtension, actionDenyExtension, actionExtend:
 	default:
 		return nil, refuse("unknown action", zap.String("action_id", forLog(act.ActionID)))
 	}
@@ -266,25 +300,60 @@ func (a *App) checkClick(ctx context.Context, cb slack.InteractionCallback) (*cl
 	}
 	c := &click{
 		user: cb.User.ID, action: act.ActionID, request: r,
-		channel: cb.Container.ChannelID, ts: cb.Container.MessageTs, responseURL: cb.ResponseURL,
+		channel: cb.Container.ChannelID, ts: cb.Container.MessageTs, triggerID: cb.TriggerID, responseURL: cb.ResponseURL,
 		log: a.Log.With(zap.String("user_id", cb.User.ID), zap.String("request_id", r.ID), zap.String("action_id", act.ActionID)),
+	}
+	if cb.Container.Type == "view" && cb.View.Type == slack.VTHomeTab {
+		return c, checkHomeClick(c, act.BlockID)
 	}
 	// The notifier remembers each message right after Slack accepts it,
 	// long before a person can click on it.
-	if cb.Container.Type != "message" || !r.HasMessage(c.channel, c.ts) {
+	ref, ok := r.MessageAt(c.channel, c.ts)
+	if cb.Container.Type != "message" || !ok {
 		return c, refuse("it is not on a message share-bucket posted for this request",
 			zap.String("channel", c.channel), zap.String("message_ts", c.ts))
 	}
-	// A fresh link is shown where it was asked for, so only the
-	// requester's grant DM may ask.
-	if (c.action == actionConsole || c.action == actionNewLink) && !slices.Contains(r.MessagesOf(approval.MessageGrant), approval.MessageRef{Kind: approval.MessageGrant, Channel: c.channel, TS: c.ts}) {
-		return c, refuse("it is not on the message that carries your access",
-			zap.String("channel", c.channel), zap.String("message_ts", c.ts))
+	// Each button belongs on one kind of message: a fresh link, for one,
+	// is shown where it was asked for, so only the requester's grant DM
+	// may ask.
+	switch c.action {
+	case actionConsole, actionNewLink:
+		if ref.Kind != approval.MessageGrant {
+			return c, refuse("it is not on the message that carries your access",
+				zap.String("channel", c.channel), zap.String("message_ts", c.ts))
+		}
+	case actionApproveExtension, actionDenyExtension:
+		if ref.Kind != approval.MessageExtension {
+			return c, refuse("it is not on the message of an extension", zap.String("channel", c.channel), zap.String("message_ts", c.ts))
+		}
+		c.extension = ref.Extension
+	case actionExtend:
+		if ref.Kind != approval.MessageWarning && ref.Kind != approval.MessageGrant {
+			return c, refuse("it is not on a message about your access", zap.String("channel", c.channel), zap.String("message_ts", c.ts))
+		}
 	}
 	return c, nil
 }
 
+// checkHomeClick checks a click in the clicker's App Home, which shows
+// only buttons for their own requests and grants, and Approve and Deny
+// for approvers. The block ID of an extension's buttons names the
+// extension.
+func checkHomeClick(c *click, blockID string) error {
+	c.home = true
+	if c.action == actionApproveExtension || c.action == actionDenyExtension {
+		_, seq, ok := strings.Cut(strings.TrimPrefix(blockID, homeExtensionBlock), ":")
+		n, err := strconv.Atoi(seq)
+		if !ok || err != nil || n < 1 || !strings.HasPrefix(blockID, homeExtensionBlock+c.request.ID+":") {
+			return refuse("it does not name an extension", zap.String("block_id", forLog(blockID)))
+		}
+		c.extension = n
+	}
+	return nil
+}
+
 func (a *App) decide(ctx context.Context, c *click, d approval.Decision) error {
+	a.confirmApprover(ctx, c.user)
 	r, err := a.Service.Decide(ctx, c.request.ID, c.user, d)
 	if err != nil {
 		return err
@@ -295,6 +364,42 @@ func (a *App) decide(ctx context.Context, c *click, d approval.Decision) error {
 	}
 	a.Metrics.Decisions.WithLabelValues(decision).Inc()
 	c.log.Info("decision recorded", zap.String("state", string(r.State)))
+	return nil
+}
+
+// confirmApprover makes sure a decision by user sees the user groups as
+// they are now: a new member may decide, a former member may not.
+func (a *App) confirmApprover(ctx context.Context, user string) {
+	if a.Approvers != nil {
+		a.Approvers.Confirm(ctx, user)
+	}
+}
+
+func (a *App) decideExtension(ctx context.Context, c *click, d approval.Decision) error {
+	a.confirmApprover(ctx, c.user)
+	r, err := a.Service.DecideExtension(ctx, c.request.ID, c.extension, c.user, d)
+	if err != nil {
+		return err
+	}
+	a.Metrics.Decisions.WithLabelValues("extension_" + d.String()).Inc()
+	c.log.Info("extension decision recorded", zap.Int("extension", c.extension), zap.String("state", string(r.ExtensionNumber(c.extension).State)))
+	return nil
+}
+
+// openExtend opens the extension form for the requester of an active
+// grant. The form asks the time to add and a reason; the service checks
+// them on submission.
+func (a *App) openExtend(ctx context.Context, c *click) error {
+	r := c.request
+	if c.user != r.Requester {
+		return &approval.ForbiddenError{Reason: "only the requester can ask to extend this access"}
+	}
+	if r.State != approval.StateApproved {
+		return &approval.StateError{Err: approval.ErrEnded, Action: "extend", State: r.State, By: r.EndedBy}
+	}
+	if err := a.Web.OpenView(ctx, c.triggerID, ExtendModal(r, a.Service.Policy.MaxExtended)); err != nil {
+		c.log.Warn("open extension form", zap.Error(err))
+	}
 	return nil
 }
 
@@ -315,11 +420,20 @@ func (a *App) freshLink(ctx context.Context, c *click) error {
 		return err
 	}
 	a.Metrics.LinksMinted.Inc()
+	// From App Home, the link goes to the requester's DM with the bot,
+	// shown to them alone.
+	channel := c.channel
+	if c.home {
+		if channel, err = a.Web.DM(ctx, r.Requester); err != nil {
+			c.log.Error("open DM for a fresh link", zap.Error(err))
+			return nil
+		}
+	}
 	if r.Object() {
 		text, blocks := FreshObjectLink(r, link)
-		err = a.Web.EphemeralBlocks(ctx, c.channel, r.Requester, text, blocks)
+		err = a.Web.EphemeralBlocks(ctx, channel, r.Requester, text, blocks)
 	} else {
-		err = a.Web.Ephemeral(ctx, c.channel, r.Requester, FreshLink(r, link))
+		err = a.Web.Ephemeral(ctx, channel, r.Requester, FreshLink(r, link))
 	}
 	if err != nil {
 		c.log.Error("send fresh link", zap.Error(err))
@@ -363,6 +477,7 @@ func (a *App) clickFailed(ctx context.Context, cb slack.InteractionCallback, c *
 // actionName names what a button does, for logs.
 var actionName = map[string]string{
 	actionApprove: "approve", actionDeny: "deny", actionRevoke: "revoke", actionConsole: "fresh link", actionNewLink: "fresh link",
+	actionApproveExtension: "approve extension", actionDenyExtension: "deny extension", actionExtend: "extend",
 }
 
 // Modal field IDs.
@@ -384,6 +499,9 @@ func (a *App) openModal(ctx context.Context, log *zap.Logger, triggerID string) 
 // viewSubmission validates the form in the ack (Slack shows the errors next
 // to the fields) and submits after it.
 func (a *App) viewSubmission(cb slack.InteractionCallback) (any, afterAck) {
+	if cb.View.CallbackID == extendCallback {
+		return a.extendSubmission(cb)
+	}
 	if cb.View.CallbackID != modalCallback {
 		return nil, nil
 	}
@@ -468,6 +586,43 @@ func (a *App) viewSubmission(cb slack.InteractionCallback) (any, afterAck) {
 		if err != nil {
 			log.Warn("tell requester about the form", zap.Error(err))
 		}
+	}
+}
+
+// extendSubmission checks the extension form's fields in the ack (Slack
+// shows the errors next to them) and asks the approvers after it; the
+// requester hears how it went by DM.
+func (a *App) extendSubmission(cb slack.InteractionCallback) (any, afterAck) {
+	log := a.Log.With(zap.String("user_id", forLog(cb.User.ID)))
+	id := cb.View.PrivateMetadata
+	if !ValidUserID(cb.User.ID) || !approval.ValidID(id) {
+		log.Warn("extension form with a malformed user or request ID", zap.String("request_id", forLog(id)))
+		return nil, nil
+	}
+	log = log.With(zap.String("request_id", id))
+	value := func(block string) string { return strings.TrimSpace(cb.View.State.Values[block][block].Value) }
+	fieldErrs := map[string]string{}
+	d, err := parseDuration(value(fieldExtra))
+	if err != nil {
+		fieldErrs[fieldExtra] = err.Error()
+	}
+	reason := plainText(value(fieldReason))
+	if err := approval.CheckReason(reason); err != nil {
+		fieldErrs[fieldReason] = UserMessage(err)
+	}
+	if len(fieldErrs) > 0 {
+		return slack.NewErrorsViewSubmissionResponse(fieldErrs), nil
+	}
+	return nil, func(ctx context.Context) {
+		a.extend(ctx, log, id, cb.User.ID, d, reason, func(text string) {
+			dm, err := a.Web.DM(ctx, cb.User.ID)
+			if err == nil {
+				_, _, err = a.Web.Post(ctx, dm, text, nil)
+			}
+			if err != nil {
+				log.Warn("tell the requester about the extension", zap.Error(err))
+			}
+		})
 	}
 }
 

@@ -102,6 +102,7 @@ type harness struct {
 	logs    *observer.ObservedLogs
 	socket  *slackapp.Socket
 	metrics *metrics.Metrics
+	groups  []string // the approver groups made in the fake, in order
 }
 
 type harnessOpt func(*harnessConfig)
@@ -114,6 +115,18 @@ type harnessConfig struct {
 	log       *zap.Logger       // nil: record logs for h.logs
 	dialer    *websocket.Dialer // nil: slack-go's own
 	cutter    approval.Cutter   // nil: sessions are not cut
+	groups    [][]string        // approver groups to make: handle, members…
+}
+
+// withReminder reminds approvers of undecided requests every d.
+func withReminder(d time.Duration) harnessOpt {
+	return func(c *harnessConfig) { c.bot.Policy.ApprovalReminder = d }
+}
+
+// withApproverGroup makes a user group with members in the fake Slack,
+// whose members approve.
+func withApproverGroup(handle string, members ...string) harnessOpt {
+	return func(c *harnessConfig) { c.groups = append(c.groups, append([]string{handle}, members...)) }
 }
 
 // withCutter turns cutting sessions on, through c.
@@ -160,6 +173,7 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 				Approvers: []string{approver1, approver2, requester}, ApprovalsRequired: 1,
 				Allowed: approval.AllowList{allowed}, MaxDuration: 12 * time.Hour,
 				ExpiryWarning: 10 * time.Minute, ApprovalTimeout: 8 * time.Hour, MaxSession: time.Hour,
+				MaxExtended: 24 * time.Hour,
 			},
 			ApprovalChannel: channel,
 			DefaultDuration: time.Hour,
@@ -176,6 +190,9 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 		o(&cfg)
 	}
 	fs := fakeslack.New(t, cfg.slackOpts...)
+	for _, g := range cfg.groups {
+		cfg.bot.ApproverGroups = append(cfg.bot.ApproverGroups, fs.CreateUserGroup(g[0], g[1:]...))
+	}
 
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
@@ -199,6 +216,10 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 		Clock:         cfg.clock, Log: log, Metrics: m, Owner: "test",
 	})
 
+	// Groups are read again on every decision, not every few seconds, and
+	// Homes published as fast as they change.
+	b.Approvers.MinRefresh = time.Nanosecond
+	b.App.Homes.Interval = time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Run(ctx) }()
@@ -213,7 +234,7 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	if err := fs.WaitConnected(wctx, 1); err != nil {
 		t.Fatalf("bot never connected: %v", err)
 	}
-	return &harness{t: t, slack: fs, svc: b.Service, issuer: issuer, logs: logs, socket: b.Socket, metrics: m}
+	return &harness{t: t, slack: fs, svc: b.Service, issuer: issuer, logs: logs, socket: b.Socket, metrics: m, groups: cfg.bot.ApproverGroups}
 }
 
 func (h *harness) ctx() context.Context {

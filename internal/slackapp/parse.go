@@ -21,6 +21,7 @@ const (
 	CmdHelp
 	CmdList
 	CmdRevoke
+	CmdExtend // ask for more time on a grant
 )
 
 // Command is a parsed /share-bucket text. A request's Scope.Kind says
@@ -30,7 +31,7 @@ type Command struct {
 	Scope    approval.Scope
 	Duration time.Duration
 	Reason   string
-	ID       string // for revoke
+	ID       string // for revoke and extend
 }
 
 // MaxCommandLen bounds the text of one invocation. Slack allows more, but
@@ -98,6 +99,8 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 			return Command{}, usagef("%s is not a request ID; IDs look like %s (see `/share-bucket list`)", quoted(fields[1]), exampleID)
 		}
 		return Command{Kind: CmdRevoke, ID: id}, nil
+	case "extend":
+		return parseExtend(fields[1:])
 	case "get", "put":
 		return parseObject(approval.Kind(strings.ToLower(fields[0])), fields[1:], def)
 	}
@@ -181,6 +184,30 @@ func parseObjectScope(kind approval.Kind, s string) (bucket, key string, err err
 		return "", "", objectUsagef(kind, "%s is not an allowed key: %s", quoted(key), reasonOf(err))
 	}
 	return bucket, key, nil
+}
+
+// parseExtend parses the words after "extend": ID DURATION REASON...
+func parseExtend(words []string) (Command, error) {
+	const form = "extend takes a request ID, the time to add and a reason, like `extend %s 1h still auditing`"
+	if len(words) < 2 {
+		return Command{}, usagef(form, exampleID)
+	}
+	id := strings.ToUpper(plainText(words[0]))
+	if !approval.ValidID(id) {
+		return Command{}, usagef("%s is not a request ID; IDs look like %s (see `/share-bucket list`)", quoted(words[0]), exampleID)
+	}
+	d, ok, err := durationWord(strings.ToLower(words[1]))
+	switch {
+	case err != nil:
+		return Command{}, err
+	case !ok:
+		return Command{}, usagef("%s is not a duration; write the time to add like 30m, 1h or 1h30m", quoted(words[1]))
+	}
+	reason := plainText(strings.Join(words[2:], " "))
+	if reason == "" {
+		return Command{}, usagef("a reason is required: say why you need more time")
+	}
+	return Command{Kind: CmdExtend, ID: id, Duration: d, Reason: reason}, nil
 }
 
 // parseScope splits [s3://]bucket[/prefix] and checks both parts.

@@ -200,3 +200,24 @@ func TestParseCommandObjectRefusals(t *testing.T) {
 		t.Errorf("a folder refusal is marked as one for an object")
 	}
 }
+
+func TestParseExtend(t *testing.T) {
+	got, err := ParseCommand("extend k7qx2m4rta 1h30m still auditing <@U1>", time.Hour)
+	if err != nil || got.Kind != CmdExtend || got.ID != "K7QX2M4RTA" || got.Duration != 90*time.Minute || got.Reason != "still auditing @U1" {
+		t.Fatalf("ParseCommand(extend …) = %+v, %v", got, err)
+	}
+	for text, want := range map[string]string{
+		"extend":                       "extend takes a request ID",
+		"extend K7QX2M4RTA":            "extend takes a request ID",
+		"extend nope 1h why":           `"nope" is not a request ID`,
+		"extend K7QX2M4RTA soon why":   `"soon" is not a duration; write the time to add like`,
+		"extend K7QX2M4RTA 1h":         "a reason is required",
+		"extend K7QX2M4RTA 0m why":     "is not a usable duration",
+		"extend K7QX2M4RTA 99999h why": "too long a duration",
+	} {
+		_, err := ParseCommand(text, time.Hour)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseCommand(%q) = %v; want %q", text, err, want)
+		}
+	}
+}

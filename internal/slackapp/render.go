@@ -200,7 +200,7 @@ func GrantMessage(r *approval.Request, link *approval.Link, linkErr error, maxSe
 	head := fmt.Sprintf("Your %s access to %s was approved by %s. It ends %s.", r.Access, scopeText(r.Scope), user(r.DecidedBy), date(r.EndsAt))
 	text := fmt.Sprintf("Your access to %s was approved", r.Scope)
 	if r.State != approval.StateApproved {
-		return text, []slack.Block{section(head), section(statusLine(r, 1))}
+		return text, endedGrant(r, head)
 	}
 	blocks := []slack.Block{section(":white_check_mark: " + head)}
 	switch {
@@ -218,11 +218,17 @@ func GrantMessage(r *approval.Request, link *approval.Link, linkErr error, maxSe
 	return text, blocks
 }
 
+// endedGrant is a grant's DM once the grant is over: what it was, how it
+// ended, and the request it was, with no link and no buttons.
+func endedGrant(r *approval.Request, head string) []slack.Block {
+	return []slack.Block{section(head), section(statusLine(r, 1)), slack.NewContextBlock("", mrkdwn("Request "+r.ID))}
+}
+
 // FreshLink renders the ephemeral reply with a newly minted sign-in link
 // for a folder; FreshObjectLink is the one for an object.
 func FreshLink(r *approval.Request, link approval.Link) string {
-	return fmt.Sprintf("Here is a fresh sign-in link for %s: <%s|Open the AWS console>. It works for 15 minutes; the session lasts until %s (your access ends %s).",
-		scopeText(r.Scope), link.URL, date(link.SessionEnds), date(r.EndsAt))
+	return fmt.Sprintf("Here is a fresh sign-in link for %s (request %s): <%s|Open the AWS console>. It works for 15 minutes; the session lasts until %s (your access ends %s).",
+		scopeText(r.Scope), r.ID, link.URL, date(link.SessionEnds), date(r.EndsAt))
 }
 
 // Notice renders the DM a requester gets for ev, or "" when ev needs none.
@@ -236,6 +242,10 @@ func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration, cu
 		return fmt.Sprintf(":warning: The AWS sessions of your ended %s (request %s) could not be cut off (%s). A link or console already open keeps working until its session ends, %s at the latest.",
 			accessTo(r.Scope), r.ID, escape(r.CutError), date(r.SessionsEnd))
 	}
+	switch ev.Kind {
+	case approval.EventExtended, approval.EventExtensionDenied, approval.EventExtensionTimedOut:
+		return extensionNotice(ev, r)
+	}
 	if r.Object() {
 		return objectNotice(ev, r, maxSession, cutting)
 	}
@@ -245,7 +255,7 @@ func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration, cu
 	case approval.EventTimedOut:
 		return fmt.Sprintf(":hourglass: Your request %s for %s expired: nobody decided in time. Ask again if you still need access.", r.ID, scopeText(r.Scope))
 	case approval.EventWarned:
-		return fmt.Sprintf(":warning: Your access to %s ends %s. Ask again if you need more time.", scopeText(r.Scope), date(r.EndsAt))
+		return fmt.Sprintf(":warning: Your access to %s ends %s (request %s).", scopeText(r.Scope), date(r.EndsAt), r.ID)
 	case approval.EventExpired:
 		return fmt.Sprintf(":lock: Your access to %s has ended (request %s). No new sign-in links can be made for it.", scopeText(r.Scope), r.ID)
 	case approval.EventRevoked:
@@ -254,13 +264,13 @@ func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration, cu
 		}
 		switch {
 		case r.Cut == approval.CutPending:
-			return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s. No new sign-in links can be made, and the AWS sessions and links already made for it are being cut off (IAM applies this within seconds).",
-				scopeText(r.Scope), user(ev.Actor))
+			return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s (request %s). No new sign-in links can be made, and the AWS sessions and links already made for it are being cut off (IAM applies this within seconds).",
+				scopeText(r.Scope), user(ev.Actor), r.ID)
 		case cutting:
-			return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s. No new sign-in links can be made.", scopeText(r.Scope), user(ev.Actor))
+			return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s (request %s). No new sign-in links can be made.", scopeText(r.Scope), user(ev.Actor), r.ID)
 		}
-		return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s. No new sign-in links can be made; a console already open keeps working until its session ends, at most %s.",
-			scopeText(r.Scope), user(ev.Actor), approval.FormatDuration(maxSession))
+		return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s (request %s). No new sign-in links can be made; a console already open keeps working until its session ends, at most %s.",
+			scopeText(r.Scope), user(ev.Actor), r.ID, approval.FormatDuration(maxSession))
 
 	case approval.EventFailed:
 		return fmt.Sprintf(":x: Your request %s for %s was approved, but AWS refused to issue access: %s. The approvers have been told.", r.ID, scopeText(r.Scope), escape(r.Failure))
@@ -363,21 +373,31 @@ func UserMessage(err error) string {
 		return "Sorry, " + fe.Reason + "."
 	}
 	if se, ok := errors.AsType[*approval.StateError](err); ok {
-		switch se.State {
-		case approval.StatePending:
-			return "You already approved this request; it waits for more approvers."
-		case approval.StateApproved:
-			return "This request was already approved by " + user(se.By) + "."
-		case approval.StateDenied:
-			return "This request was already denied by " + user(se.By) + "."
-		case approval.StateTimedOut:
-			return "This request expired: nobody decided in time."
-		case approval.StateExpired:
-			return "This access has already ended."
-		case approval.StateRevoked:
+		// The sentinel says what happened; the StateError says who, and
+		// whether it was about an extension.
+		this := "This request"
+		if strings.HasSuffix(se.Action, "extension") {
+			this = "This extension"
+		}
+		switch {
+		case errors.Is(err, approval.ErrApprovalCounted):
+			return "You already approved " + strings.ToLower(this) + "; it waits for more approvers."
+		case errors.Is(err, approval.ErrExtensionPending):
+			return "An extension of this access is already waiting for the approvers."
+		case errors.Is(err, approval.ErrPending):
+			return "This request is not approved yet."
+		case errors.Is(err, approval.ErrTimedOut):
+			return this + " expired: nobody decided in time."
+		case errors.Is(err, approval.ErrAlreadyDecided) && se.State == approval.StateDenied:
+			return this + " was already denied by " + user(se.By) + "."
+		case errors.Is(err, approval.ErrAlreadyDecided):
+			return this + " was already approved by " + user(se.By) + "."
+		case errors.Is(err, approval.ErrEnded) && se.State == approval.StateRevoked:
 			return "This request was ended by " + user(se.By) + "."
-		case approval.StateFailed:
+		case errors.Is(err, approval.ErrEnded) && se.State == approval.StateFailed:
 			return "This request failed: AWS refused to issue access."
+		case errors.Is(err, approval.ErrEnded):
+			return "This access has already ended."
 		}
 	}
 	if ie, ok := errors.AsType[*approval.IssueError](err); ok {

@@ -120,7 +120,7 @@ func objectGrantMessage(r *approval.Request, link *approval.Link, linkErr error,
 	head := fmt.Sprintf("Your request %s was approved by %s. It ends %s.", requestFor(r.Scope), user(r.DecidedBy), date(r.EndsAt))
 	text := fmt.Sprintf("Your request to %s (%s) was approved", objectTask(r.Kind), r.Scope)
 	if r.State != approval.StateApproved {
-		return text, []slack.Block{section(head), section(statusLine(r, 1))}
+		return text, endedGrant(r, head)
 	}
 	blocks := []slack.Block{section(":white_check_mark: " + head)}
 	switch {
@@ -142,8 +142,8 @@ func objectGrantMessage(r *approval.Request, link *approval.Link, linkErr error,
 // for one object: its fallback text (which holds no link) and blocks.
 func FreshObjectLink(r *approval.Request, link approval.Link) (string, []slack.Block) {
 	text := fmt.Sprintf("A new link to %s %s", objectVerb(r.Kind), r.Scope)
-	intro := fmt.Sprintf("Here is a new link to %s %s. It works until %s (your access ends %s).",
-		objectVerb(r.Kind), scopeText(r.Scope), date(link.SessionEnds), date(r.EndsAt))
+	intro := fmt.Sprintf("Here is a new link to %s %s (request %s). It works until %s (your access ends %s).",
+		objectVerb(r.Kind), scopeText(r.Scope), r.ID, date(link.SessionEnds), date(r.EndsAt))
 	if r.Kind == approval.KindPut {
 		intro += " Replace FILE with the path of your file:"
 	}
@@ -158,7 +158,7 @@ func objectNotice(ev approval.Event, r *approval.Request, maxSession time.Durati
 	case approval.EventTimedOut:
 		return fmt.Sprintf(":hourglass: Your request %s %s expired: nobody decided in time. Ask again if you still need it.", r.ID, requestFor(r.Scope))
 	case approval.EventWarned:
-		return fmt.Sprintf(":warning: Your %s ends %s; no new links can be made after that. Ask again if you need more time.", accessTo(r.Scope), date(r.EndsAt))
+		return fmt.Sprintf(":warning: Your %s ends %s; no new links can be made after that (request %s).", accessTo(r.Scope), date(r.EndsAt), r.ID)
 	case approval.EventExpired:
 		return fmt.Sprintf(":lock: Your %s has ended (request %s). No new links can be made for it.", accessTo(r.Scope), r.ID)
 	case approval.EventRevoked:
@@ -167,13 +167,13 @@ func objectNotice(ev approval.Event, r *approval.Request, maxSession time.Durati
 		}
 		switch {
 		case r.Cut == approval.CutPending:
-			return fmt.Sprintf(":octagonal_sign: Your %s was ended by %s. No new links can be made, and the links already made for it are being cut off (IAM applies this within seconds).",
-				accessTo(r.Scope), user(ev.Actor))
+			return fmt.Sprintf(":octagonal_sign: Your %s was ended by %s (request %s). No new links can be made, and the links already made for it are being cut off (IAM applies this within seconds).",
+				accessTo(r.Scope), user(ev.Actor), r.ID)
 		case cutting:
-			return fmt.Sprintf(":octagonal_sign: Your %s was ended by %s. No new links can be made.", accessTo(r.Scope), user(ev.Actor))
+			return fmt.Sprintf(":octagonal_sign: Your %s was ended by %s (request %s). No new links can be made.", accessTo(r.Scope), user(ev.Actor), r.ID)
 		}
-		return fmt.Sprintf(":octagonal_sign: Your %s was ended by %s. No new links can be made; a link already made keeps working until its session ends, at most %s.",
-			accessTo(r.Scope), user(ev.Actor), approval.FormatDuration(maxSession))
+		return fmt.Sprintf(":octagonal_sign: Your %s was ended by %s (request %s). No new links can be made; a link already made keeps working until its session ends, at most %s.",
+			accessTo(r.Scope), user(ev.Actor), r.ID, approval.FormatDuration(maxSession))
 	case approval.EventFailed:
 		return fmt.Sprintf(":x: Your request %s %s was approved, but AWS refused to issue access: %s. The approvers have been told.", r.ID, requestFor(r.Scope), escape(r.Failure))
 	}

@@ -130,6 +130,7 @@ func ExampleGrantMessage_objectEnded() {
 	// text: Your request to upload one file (collab-bucket/myfolder/in/delivery.zip) was approved
 	// Your request to upload one file (`collab-bucket/myfolder/in/delivery.zip`) was approved by <@UAPP1>. It ends <!date^1795788060^{date_short_pretty} at {time}|2026-11-27 14:01 UTC>.
 	// :octagonal_sign: Ended early by <@UREQ> <!date^1795784400^{date_short_pretty} at {time}|2026-11-27 13:00 UTC>.
+	// (Request K7QX2M4RTA)
 	// text: Your request to download one file (collab-bucket/myfolder/q3-report.pdf) was approved
 	// :white_check_mark: Your request to download one file (`collab-bucket/myfolder/q3-report.pdf`) was approved by <@UAPP1>. It ends <!date^1795788060^{date_short_pretty} at {time}|2026-11-27 14:01 UTC>.
 	// Less than 15 minutes of this access are left, and AWS cannot issue a shorter session, so no new link can be made. A link you already have works until its session ends.
@@ -142,10 +143,10 @@ func ExampleFreshObjectLink() {
 	show(FreshObjectLink(approvedObject(approval.KindPut), approval.Link{URL: putURL + "&odd='quote'", SessionEnds: t0.Add(2 * time.Hour)}))
 	// Output:
 	// text: A new link to download collab-bucket/myfolder/q3-report.pdf
-	// Here is a new link to download `collab-bucket/myfolder/q3-report.pdf`. It works until <!date^1795788000^{date_short_pretty} at {time}|2026-11-27 14:00 UTC> (your access ends <!date^1795788060^{date_short_pretty} at {time}|2026-11-27 14:01 UTC>).
+	// Here is a new link to download `collab-bucket/myfolder/q3-report.pdf` (request K7QX2M4RTA). It works until <!date^1795788000^{date_short_pretty} at {time}|2026-11-27 14:00 UTC> (your access ends <!date^1795788060^{date_short_pretty} at {time}|2026-11-27 14:01 UTC>).
 	// <https://collab-bucket.s3.us-east-1.amazonaws.com/myfolder/q3-report.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=SIG|Download myfolder/q3-report.pdf>
 	// text: A new link to upload collab-bucket/myfolder/in/delivery.zip
-	// Here is a new link to upload `collab-bucket/myfolder/in/delivery.zip`. It works until <!date^1795788000^{date_short_pretty} at {time}|2026-11-27 14:00 UTC> (your access ends <!date^1795788060^{date_short_pretty} at {time}|2026-11-27 14:01 UTC>). Replace FILE with the path of your file:
+	// Here is a new link to upload `collab-bucket/myfolder/in/delivery.zip` (request K7QX2M4RTA). It works until <!date^1795788000^{date_short_pretty} at {time}|2026-11-27 14:00 UTC> (your access ends <!date^1795788060^{date_short_pretty} at {time}|2026-11-27 14:01 UTC>). Replace FILE with the path of your file:
 	// ```curl -T FILE 'https://collab-bucket.s3.us-east-1.amazonaws.com/myfolder/in/delivery.zip?X-Amz-Expires=3600&X-Amz-Signature=SIG&odd='\''quote'\'''```
 }
 
@@ -165,10 +166,10 @@ func ExampleNotice_objects() {
 	// Output:
 	// :no_entry: Your request K7QX2M4RTA to download one file (`collab-bucket/myfolder/q3-report.pdf`) was denied by <@UAPP1>.
 	// :hourglass: Your request K7QX2M4RTA to upload one file (`collab-bucket/myfolder/in/delivery.zip`) expired: nobody decided in time. Ask again if you still need it.
-	// :warning: Your access to download `collab-bucket/myfolder/q3-report.pdf` ends <!date^1795788060^{date_short_pretty} at {time}|2026-11-27 14:01 UTC>; no new links can be made after that. Ask again if you need more time.
+	// :warning: Your access to download `collab-bucket/myfolder/q3-report.pdf` ends <!date^1795788060^{date_short_pretty} at {time}|2026-11-27 14:01 UTC>; no new links can be made after that (request K7QX2M4RTA).
 	// :lock: Your access to upload `collab-bucket/myfolder/in/delivery.zip` has ended (request K7QX2M4RTA). No new links can be made for it.
 	// :octagonal_sign: Your request K7QX2M4RTA to upload one file (`collab-bucket/myfolder/in/delivery.zip`) was withdrawn by <@UREQ>.
-	// :octagonal_sign: Your access to download `collab-bucket/myfolder/q3-report.pdf` was ended by <@UAPP2>. No new links can be made; a link already made keeps working until its session ends, at most 1h.
+	// :octagonal_sign: Your access to download `collab-bucket/myfolder/q3-report.pdf` was ended by <@UAPP2> (request K7QX2M4RTA). No new links can be made; a link already made keeps working until its session ends, at most 1h.
 	// :x: Your request K7QX2M4RTA to upload one file (`collab-bucket/myfolder/in/delivery.zip`) was approved, but AWS refused to issue access: AccessDenied: no. The approvers have been told.
 }
 

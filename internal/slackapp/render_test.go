@@ -136,6 +136,7 @@ func ExampleGrantMessage_ended() {
 	// text: Your access to collab-bucket/myfolder/ was approved
 	// Your write access to `collab-bucket/myfolder/` was approved by <@UAPP>. It ends <!date^1795788000^{date_short_pretty} at {time}|2026-11-27 14:00 UTC>.
 	// :lock: Approved by <@UAPP>. Access expired <!date^1795788000^{date_short_pretty} at {time}|2026-11-27 14:00 UTC>.
+	// (Request K7QX2M4RTA)
 }
 
 func ExampleNotice() {
@@ -156,9 +157,9 @@ func ExampleNotice() {
 	// Output:
 	// :no_entry: Your request K7QX2M4RTA for `collab-bucket/myfolder/` was denied by <@UAPP>.
 	// :hourglass: Your request K7QX2M4RTA for `collab-bucket/myfolder/` expired: nobody decided in time. Ask again if you still need access.
-	// :warning: Your access to `collab-bucket/myfolder/` ends <!date^1795788000^{date_short_pretty} at {time}|2026-11-27 14:00 UTC>. Ask again if you need more time.
+	// :warning: Your access to `collab-bucket/myfolder/` ends <!date^1795788000^{date_short_pretty} at {time}|2026-11-27 14:00 UTC> (request K7QX2M4RTA).
 	// :lock: Your access to `collab-bucket/myfolder/` has ended (request K7QX2M4RTA). No new sign-in links can be made for it.
-	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP>. No new sign-in links can be made; a console already open keeps working until its session ends, at most 1h.
+	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP> (request K7QX2M4RTA). No new sign-in links can be made; a console already open keeps working until its session ends, at most 1h.
 	// :octagonal_sign: Your request K7QX2M4RTA for `collab-bucket/myfolder/` was withdrawn by <@UREQ>.
 	// :x: Your request K7QX2M4RTA for `collab-bucket/myfolder/` was approved, but AWS refused to issue access: AccessDenied: refused. The approvers have been told.
 }
@@ -178,8 +179,8 @@ func ExampleNotice_cut() {
 	r.Cut, r.CutError = approval.CutFailed, "AccessDenied: the bot may not change the role's inline policies"
 	fmt.Println(Notice(cut, r, time.Hour, true))
 	// Output:
-	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP>. No new sign-in links can be made.
-	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP>. No new sign-in links can be made, and the AWS sessions and links already made for it are being cut off (IAM applies this within seconds).
+	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP> (request K7QX2M4RTA). No new sign-in links can be made.
+	// :octagonal_sign: Your access to `collab-bucket/myfolder/` was ended by <@UAPP> (request K7QX2M4RTA). No new sign-in links can be made, and the AWS sessions and links already made for it are being cut off (IAM applies this within seconds).
 	// ""
 	// :warning: The AWS sessions of your ended access to `collab-bucket/myfolder/` (request K7QX2M4RTA) could not be cut off (AccessDenied: the bot may not change the role's inline policies). A link or console already open keeps working until its session ends, <!date^1795784400^{date_short_pretty} at {time}|2026-11-27 13:00 UTC> at the latest.
 }
@@ -282,8 +283,10 @@ func ExampleUsage() {
 func ExampleUserMessage() {
 	for _, err := range []error{
 		&approval.ForbiddenError{Reason: "you cannot decide on your own request; another approver has to"},
-		&approval.StateError{Action: "approve", State: approval.StateApproved, By: "UAPP"},
-		&approval.StateError{Action: "approve", State: approval.StateTimedOut},
+		&approval.StateError{Err: approval.ErrAlreadyDecided, Action: "approve", State: approval.StateApproved, By: "UAPP"},
+		&approval.StateError{Err: approval.ErrTimedOut, Action: "approve", State: approval.StateTimedOut},
+		&approval.StateError{Err: approval.ErrAlreadyDecided, Action: "deny extension", State: approval.StateDenied, By: "UAPP2"},
+		&approval.StateError{Err: approval.ErrExtensionPending, Action: "extend", State: approval.StatePending},
 		&approval.IssueError{Code: "AccessDenied", Reason: "the role does not trust the bot", Err: errors.New("secret detail")},
 		approval.ErrNotFound,
 		fmt.Errorf("wrapped: %w", approval.ErrTooLate),
@@ -295,6 +298,8 @@ func ExampleUserMessage() {
 	// Sorry, you cannot decide on your own request; another approver has to.
 	// This request was already approved by <@UAPP>.
 	// This request expired: nobody decided in time.
+	// This extension was already denied by <@UAPP2>.
+	// An extension of this access is already waiting for the approvers.
 	// AWS refused to issue access (AccessDenied: the role does not trust the bot).
 	// There is no request with that ID.
 	// Less than 15 minutes of this access are left, and AWS cannot issue a shorter session. The console you already opened runs until the access ends.
@@ -327,5 +332,62 @@ func checkMessage(t *testing.T, text string, blocks []slack.Block) {
 	}
 	if _, err := json.Marshal(blocks); err != nil {
 		t.Errorf("blocks do not marshal: %v", err)
+	}
+}
+
+// TestEveryMessageNamesRequest: every message about a request, in every
+// state, shows the request's ID as "Request ID" (or "request ID" within
+// a sentence), so people can quote it in commands.
+func TestEveryMessageNamesRequest(t *testing.T) {
+	want := "request k7qx2m4rta"
+	check := func(what, text string, blocks []slack.Block) {
+		t.Helper()
+		all := text
+		for _, b := range blocks {
+			all += " " + mustJSON(t, b)
+		}
+		if !strings.Contains(strings.ToLower(all), want) {
+			t.Errorf("%s does not name the request:\n%s", what, all)
+		}
+	}
+	link := &approval.Link{URL: "https://signin.example/federation?Action=login&SigninToken=tok", SessionEnds: t0.Add(time.Hour)}
+	for _, kind := range []approval.Kind{approval.KindFolder, approval.KindGet, approval.KindPut} {
+		for _, state := range []approval.State{approval.StatePending, approval.StateApproved, approval.StateDenied,
+			approval.StateTimedOut, approval.StateExpired, approval.StateRevoked, approval.StateFailed} {
+			r := sampleRequest()
+			if kind != approval.KindFolder {
+				r.Scope = approval.Scope{Kind: kind, Bucket: "collab-bucket", Key: "myfolder/f.txt", Access: kind.Access()}
+			}
+			r.State, r.DecidedBy, r.DecidedAt, r.EndsAt, r.EndedBy, r.EndedAt = state, "UAPP", t0, t0.Add(2*time.Hour), "UREQ", t0
+			r.Extensions = []approval.Extension{{Seq: 1, Duration: time.Hour, Reason: "more", State: approval.StatePending, RequestedAt: t0, TimeoutAt: t0.Add(time.Hour)}}
+			name := string(kind) + " " + string(state)
+			text, blocks := ApprovalMessage(r, 1)
+			check("approval message, "+name, text, blocks)
+			text, blocks = GrantMessage(r, link, nil, time.Hour)
+			check("grant DM, "+name, text, blocks)
+			text, blocks = ExtensionMessage(r, &r.Extensions[0], 1)
+			check("extension message, "+name, text, blocks)
+			text, blocks = WarningMessage(r, true)
+			check("warning, "+name, text, blocks)
+			for _, k := range []approval.EventKind{approval.EventDenied, approval.EventTimedOut, approval.EventWarned, approval.EventExpired,
+				approval.EventRevoked, approval.EventFailed, approval.EventExtended, approval.EventExtensionDenied, approval.EventExtensionTimedOut} {
+				for _, was := range []string{"approved", "pending"} {
+					if n := Notice(approval.Event{Kind: k, Actor: "UAPP", Detail: map[string]string{"was": was, "extension": "1"}}, r, time.Hour, true); n != "" {
+						check("notice "+string(k)+", "+name, n, nil)
+					}
+				}
+			}
+			r.Cut, r.CutError = approval.CutFailed, "AccessDenied: no"
+			check("cut failed, "+name, Notice(approval.Event{Kind: approval.EventCutSessions}, r, time.Hour, true), nil)
+			check("reminder, "+name, Reminder(approval.Event{Kind: approval.EventReminded, Detail: map[string]string{"waited": "1h"}}, r), nil)
+			check("extension reminder, "+name, Reminder(approval.Event{Kind: approval.EventReminded, Detail: map[string]string{"extension": "1"}}, r), nil)
+			check("extension asked, "+name, ExtensionAsked(r, &r.Extensions[0]), nil)
+			if kind == approval.KindFolder {
+				check("fresh link, "+name, FreshLink(r, *link), nil)
+			} else {
+				text, blocks = FreshObjectLink(r, *link)
+				check("fresh object link, "+name, text, blocks)
+			}
+		}
 	}
 }

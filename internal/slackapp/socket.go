@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
 
@@ -195,7 +196,8 @@ func (s *Socket) handle(ev socketmode.Event) {
 		cb, ok := ev.Data.(slack.InteractionCallback)
 		s.serve(ev.Request, ok, func() (any, afterAck) { return s.App.Interaction(cb) })
 	case socketmode.EventTypeEventsAPI:
-		s.serve(ev.Request, true, func() (any, afterAck) { return nil, nil })
+		data, ok := ev.Data.(slackevents.EventsAPIEvent)
+		s.serve(ev.Request, ok, func() (any, afterAck) { return s.App.Event(data) })
 	}
 }
 

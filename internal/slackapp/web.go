@@ -22,6 +22,7 @@ type slackAPI interface {
 	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
 	OpenConversationContext(ctx context.Context, params *slack.OpenConversationParameters) (*slack.Channel, bool, bool, error)
 	OpenViewContext(ctx context.Context, triggerID string, view slack.ModalViewRequest) (*slack.ViewResponse, error)
+	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 }
 
 var _ slackAPI = (*slack.Client)(nil)
@@ -159,6 +160,20 @@ func (w *Web) Post(ctx context.Context, channel, text string, blocks []slack.Blo
 		return err
 	})
 	return ch, ts, err
+}
+
+// Reply posts text in the thread of message ts in channel.
+func (w *Web) Reply(ctx context.Context, channel, ts, text string) (string, string, error) {
+	var ch, rts string
+	err := w.call(ctx, "chat.postMessage", func() error {
+		if err := w.pace(ctx, channel); err != nil {
+			return err
+		}
+		var err error
+		ch, rts, err = w.API.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false), slack.MsgOptionTS(ts), slack.MsgOptionDisableLinkUnfurl())
+		return err
+	})
+	return ch, rts, err
 }
 
 // Update replaces the text and blocks of a message the bot posted.

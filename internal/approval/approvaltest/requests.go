@@ -495,6 +495,17 @@ func testList(t *testing.T, s approval.Store) {
 	a3 := mk("list-a3", "UA", approval.StateDenied, 4)
 	b1 := mk("list-b1", "UB", approval.StatePending, 2)
 	b2 := mk("list-b2", "UB", approval.StateExpired, 0)
+	// A grant whose extension waits for the approvers, and one whose
+	// extension was decided.
+	mkExt := func(name string, state approval.State, minute int) *approval.Request {
+		r, ev := Approved(ID(name), "UC")
+		r.CreatedAt = T0.Add(time.Duration(minute) * time.Minute)
+		r.Extensions = []approval.Extension{{Seq: 1, Duration: time.Hour, Reason: "more", State: state, RequestedAt: T0, TimeoutAt: T0.Add(time.Hour)}}
+		MustCreate(t, s, r, ev)
+		return r
+	}
+	c1 := mkExt("list-c1", approval.StatePending, 5)
+	c2 := mkExt("list-c2", approval.StateDenied, 6)
 	msg := approval.MessageRef{Kind: approval.MessageApproval, Channel: "C1", TS: "9.9"}
 	if err := s.AddMessages(ctx, b1.ID, []approval.MessageRef{msg}); err != nil {
 		t.Fatalf("AddMessages: %v", err)
@@ -504,12 +515,15 @@ func testList(t *testing.T, s approval.Store) {
 		f    approval.Filter
 		want []*approval.Request
 	}{
-		{approval.Filter{}, []*approval.Request{a3, a1, b1, a2, b2}},
+		{approval.Filter{}, []*approval.Request{c2, c1, a3, a1, b1, a2, b2}},
+		{approval.Filter{Undecided: true}, []*approval.Request{c1, a1, b1}},
+		{approval.Filter{Undecided: true, Requester: "UC"}, []*approval.Request{c1}},
 		{approval.Filter{Requester: "UA"}, []*approval.Request{a3, a1, a2}},
 		{approval.Filter{Requester: "UA", States: open}, []*approval.Request{a1, a2}},
 		{approval.Filter{States: []approval.State{approval.StatePending}}, []*approval.Request{a1, b1}},
-		{approval.Filter{States: open, Limit: 2}, []*approval.Request{a1, b1}},
-		{approval.Filter{Limit: 1}, []*approval.Request{a3}},
+		{approval.Filter{States: open, Limit: 2}, []*approval.Request{c2, c1}},
+		{approval.Filter{States: open, Requester: "UB", Limit: 2}, []*approval.Request{b1}},
+		{approval.Filter{Limit: 1}, []*approval.Request{c2}},
 		{approval.Filter{Requester: "UNOBODY"}, nil},
 		{approval.Filter{Requester: "UB", States: []approval.State{approval.StateRevoked}}, nil},
 	}

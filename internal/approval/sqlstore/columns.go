@@ -66,6 +66,7 @@ var requestColumns = []requestColumn{
 		dest: func(r *approval.Request) any { return (*extensionList)(&r.Extensions) },
 	},
 	timestamp("remind_at", func(r *approval.Request) *time.Time { return &r.RemindAt }),
+	{name: "extension_pending", arg: func(r *approval.Request) (any, error) { return r.PendingExtension() != nil, nil }},
 }
 
 // text is a TEXT column holding a string field.

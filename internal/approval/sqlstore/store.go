@@ -466,6 +466,9 @@ func (s *Store) list(ctx context.Context, f approval.Filter) ([]*approval.Reques
 		}
 		qb.where("state IN (" + strings.Join(in, ", ") + ")")
 	}
+	if f.Undecided {
+		qb.where("(state = " + qb.arg(string(approval.StatePending)) + " OR extension_pending)")
+	}
 	q, args := qb.build(selectRequests, "created_at DESC NULLS LAST, id DESC", f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
