@@ -4,8 +4,14 @@
 #   docker build -t share-bucket .
 #   docker run -d --name share-bucket \
 #     -e SLACK_APP_TOKEN -e SLACK_BOT_TOKEN -e COLLABORATOR_ROLE_ARN \
-#     -e APPROVERS -e ALLOWED_BUCKETS -e AWS_REGION \
+#     -e APPROVERS -e ALLOWED_BUCKETS -e APPROVAL_CHANNEL -e AWS_REGION \
+#     -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_SESSION_TOKEN \
 #     -v share-bucket-state:/var/lib/share-bucket -p 8080:8080 share-bucket
+#
+# AWS credentials come from the SDK's chain: the variables above, or a
+# profile (-e AWS_PROFILE -v ~/.aws:/home/nonroot/.aws:ro), or the ECS task
+# or EC2 instance role with nothing passed. docker stop's default 10 s is
+# enough: on SIGTERM the bot finishes work in flight within 8 s and exits.
 #
 # A named volume takes the directory's owner (65532) from the image. A bind
 # mount keeps the host directory's owner: chown it to 65532 first. Several
