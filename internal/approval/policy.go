@@ -43,6 +43,9 @@ type Policy struct {
 	// waits before the approvers are reminded, and again between
 	// reminders; zero means never.
 	ApprovalReminder time.Duration
+	// MaxPending is how many undecided requests one requester may have
+	// at once; zero means no limit.
+	MaxPending int
 }
 
 func (p Policy) maxExtended() time.Duration { return max(p.MaxExtended, p.MaxDuration) }

@@ -104,6 +104,10 @@ type Request struct {
 	EndedBy string // who revoked it, or "" for expiry and timeout
 	EndedAt time.Time
 	Failure string // plain words and an AWS error code; never a credential
+	// Undelivered says why the requester's DM with the grant's first link
+	// could not be delivered: a code and plain words, never the link; ""
+	// when it was, or while it is still being tried.
+	Undelivered string
 
 	// SessionsEnd is when the latest cloud session minted for the grant
 	// ends, links thrown away included; never the session itself.

@@ -74,7 +74,10 @@ type Notice struct {
 
 // Notifier tells people about events. An error means the notice should be
 // retried; the notifier must then skip what it already did (messages it
-// remembered are in Request.Messages on the next call).
+// remembered are in Request.Messages on the next call). The exception is
+// a *DeliveryError that is not Temporary, for a message to the requester
+// that no retry can deliver: the notice is then settled as undelivered,
+// so the notifier must have done everything else first.
 type Notifier interface {
 	Notify(ctx context.Context, n Notice) error
 }
@@ -217,7 +220,9 @@ func CheckReason(reason string) error {
 }
 
 // Submit stores a new pending request and schedules its timeout. A replayed
-// draft returns ErrExists and changes nothing.
+// draft returns ErrExists and changes nothing. A draft asking for what one
+// of the requester's pending requests asks for returns
+// *AlreadyPendingError, and one over Policy.MaxPending *PendingLimitError.
 func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 	if err := s.Check(d); err != nil {
 		return nil, err
@@ -226,6 +231,9 @@ func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 	scope := d.Scope
 	if scope.Kind == "" {
 		scope.Kind = KindFolder
+	}
+	if err := s.checkPending(ctx, d.ID, d.Requester, scope, d.Duration, now); err != nil {
+		return nil, err
 	}
 	r := &Request{
 		ID:        d.ID,
@@ -383,7 +391,9 @@ func (s *Service) Tick(ctx context.Context, id string) ([]Event, error) {
 
 // Deliver carries out an event's consequences: for an approval, issuing the
 // first link; for every event, telling people. An error means the
-// event should be retried later.
+// event should be retried later. A notice the Notifier could not deliver
+// for good (a permanent *DeliveryError) is recorded, not retried: for an
+// approval, on the grant (Request.Undelivered).
 func (s *Service) Deliver(ctx context.Context, ev Event) error {
 	r, err := s.Store.Get(ctx, ev.RequestID)
 	if err != nil {
@@ -422,7 +432,7 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 			return err
 		}
 	}
-	return s.Notifier.Notify(ctx, n)
+	return s.settleNotice(ctx, ev, s.Notifier.Notify(ctx, n))
 }
 
 // deliverCut tells the cloud about the deny list, which now has the
@@ -471,7 +481,7 @@ func (s *Service) settleCut(ctx context.Context, ev Event, n Notice, cerr *CutEr
 		return err
 	}
 	n.Request = r
-	return s.Notifier.Notify(ctx, n)
+	return s.settleNotice(ctx, ev, s.Notifier.Notify(ctx, n))
 }
 
 // failGrant moves an approved request to failed; the failed event then
@@ -502,6 +512,10 @@ func (s *Service) Get(ctx context.Context, id string) (*Request, error) {
 type Listing struct {
 	Mine     []*Request // the user's pending requests and active grants
 	ToDecide []*Request // pending requests of others, for approvers
+	// Waiting is how many pending requests of others there are in all,
+	// of which ToDecide is page Page of PageSize (ListPage only).
+	Waiting        int
+	Page, PageSize int
 }
 
 // List returns the user's open requests and grants and, for approvers, the

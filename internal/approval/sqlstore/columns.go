@@ -66,6 +66,8 @@ var requestColumns = []requestColumn{
 		dest: func(r *approval.Request) any { return (*extensionList)(&r.Extensions) },
 	},
 	timestamp("remind_at", func(r *approval.Request) *time.Time { return &r.RemindAt }),
+	// 0005_reach
+	text("undelivered", func(r *approval.Request) *string { return &r.Undelivered }),
 }
 
 // text is a TEXT column holding a string field.
