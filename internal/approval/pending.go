@@ -37,12 +37,16 @@ func (e *PendingLimitError) Error() string {
 // the same thing (*AlreadyPendingError) or Policy.MaxPending pending
 // requests already (*PendingLimitError); a replayed draft returns
 // ErrExists. A request past its timeout counts as decided, though the
-// scheduler may not have got to it yet.
+// scheduler may not have got to it yet. With MaxPending zero it checks
+// nothing.
 //
 // It reads before Submit writes, so drafts of one requester racing in on
 // two replicas at the same instant may both pass: the limit stops floods,
 // it is not a security boundary.
 func (s *Service) checkPending(ctx context.Context, id, requester string, scope Scope, d time.Duration, now time.Time) error {
+	if s.Policy.MaxPending <= 0 {
+		return nil
+	}
 	pending, err := s.Store.List(ctx, Filter{Requester: requester, States: []State{StatePending}})
 	if err != nil {
 		return fmt.Errorf("pending requests of %s: %w", requester, err)
@@ -59,7 +63,7 @@ func (s *Service) checkPending(ctx context.Context, id, requester string, scope 
 		}
 		live = append(live, p.ID)
 	}
-	if s.Policy.MaxPending > 0 && len(live) >= s.Policy.MaxPending {
+	if len(live) >= s.Policy.MaxPending {
 		return &PendingLimitError{Limit: s.Policy.MaxPending, Pending: live}
 	}
 	return nil

@@ -44,7 +44,8 @@ type Policy struct {
 	// reminders; zero means never.
 	ApprovalReminder time.Duration
 	// MaxPending is how many undecided requests one requester may have
-	// at once; zero means no limit.
+	// at once, the same request again getting the pending one back. Zero
+	// turns both flood limits off.
 	MaxPending int
 }
 

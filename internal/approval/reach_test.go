@@ -105,7 +105,7 @@ func (e *reachEnv) submit(t *testing.T, d approval.Draft) *approval.Request {
 // else that differs is a new request, as is the same once the first is
 // decided or past its timeout. A replay is still a replay.
 func TestSubmitSamePending(t *testing.T) {
-	e := newReach(t, 0)
+	e := newReach(t, 10)
 	ctx := context.Background()
 	first := e.submit(t, draft("UREQ", "a/", 2*time.Hour, "numbers"))
 
@@ -150,8 +150,8 @@ func TestSubmitSamePending(t *testing.T) {
 }
 
 // TestSubmitPendingLimit: at MaxPending undecided requests the next is
-// refused, naming them; a decision or a timeout makes room. Zero means
-// no limit.
+// refused, naming them; a decision or a timeout makes room. Zero turns
+// the flood limits off, the same-request rule too.
 func TestSubmitPendingLimit(t *testing.T) {
 	e := newReach(t, 3)
 	ctx := context.Background()
@@ -179,7 +179,9 @@ func TestSubmitPendingLimit(t *testing.T) {
 
 	unlimited := newReach(t, 0)
 	for i := range 20 {
-		unlimited.submit(t, draft("UREQ", fmt.Sprintf("f%d/", i), time.Hour, "r"))
+		d := draft("UREQ", "f/", time.Hour, "r")
+		d.ID = approval.NewID(fmt.Sprint("unlimited", i))
+		unlimited.submit(t, d)
 	}
 }
 

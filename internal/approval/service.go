@@ -220,9 +220,10 @@ func CheckReason(reason string) error {
 }
 
 // Submit stores a new pending request and schedules its timeout. A replayed
-// draft returns ErrExists and changes nothing. A draft asking for what one
-// of the requester's pending requests asks for returns
-// *AlreadyPendingError, and one over Policy.MaxPending *PendingLimitError.
+// draft returns ErrExists and changes nothing. With Policy.MaxPending set,
+// a draft asking for what one of the requester's pending requests asks
+// for returns *AlreadyPendingError, and one over the limit
+// *PendingLimitError.
 func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 	if err := s.Check(d); err != nil {
 		return nil, err

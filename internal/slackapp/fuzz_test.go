@@ -96,6 +96,12 @@ func FuzzParseCommand(f *testing.F) {
 				t.Fatalf("ParseCommand(%q) revokes malformed ID %q", text, cmd.ID)
 			}
 			return
+		case slackapp.CmdLink:
+			// A link is minted after the ack, never in it.
+			if !approval.ValidID(cmd.ID) || ack != nil || work == nil {
+				t.Fatalf("ParseCommand(%q) = link %q, Slash acked %v (work %v); want a valid ID, no ack text, the link after the ack", text, cmd.ID, ack, work != nil)
+			}
+			return
 		case slackapp.CmdRequest:
 		default:
 			t.Fatalf("ParseCommand(%q) kind %v", text, cmd.Kind)

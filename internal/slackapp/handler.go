@@ -75,7 +75,7 @@ func (a *App) Slash(cmd slack.SlashCommand) (any, afterAck) {
 		return nil, func(ctx context.Context) { a.openModal(ctx, log, cmd.TriggerID) }
 	case CmdList:
 		return nil, func(ctx context.Context) {
-			l, err := a.Service.List(ctx, cmd.UserID)
+			l, err := a.Service.ListPage(ctx, cmd.UserID, c.Page, ListPageSize)
 			if err != nil {
 				log.Error("list requests", zap.Error(err))
 			}
@@ -93,6 +93,8 @@ func (a *App) Slash(cmd slack.SlashCommand) (any, afterAck) {
 			log.Info("ended by command")
 			a.respond(ctx, log, cmd.ResponseURL, "Done: "+r.ID+" for "+scopeText(r.Scope)+" is ended.")
 		}
+	case CmdLink:
+		return nil, func(ctx context.Context) { a.linkCommand(ctx, log, cmd, c.ID) }
 	}
 
 	d := approval.Draft{
@@ -150,6 +152,8 @@ func (a *App) submit(ctx context.Context, log *zap.Logger, d approval.Draft) (st
 		a.Metrics.Requests.WithLabelValues("duplicate").Inc()
 		log.Info("duplicate delivery of a request ignored")
 		return false, ""
+	case errors.As(err, new(*approval.AlreadyPendingError)), errors.As(err, new(*approval.PendingLimitError)):
+		return false, a.notSent(log, d.ID, err)
 	case err != nil:
 		a.Metrics.Requests.WithLabelValues("error").Inc()
 		log.Error("submit request", zap.Error(err))
@@ -315,13 +319,8 @@ func (a *App) freshLink(ctx context.Context, c *click) error {
 		return err
 	}
 	a.Metrics.LinksMinted.Inc()
-	if r.Object() {
-		text, blocks := FreshObjectLink(r, link)
-		err = a.Web.EphemeralBlocks(ctx, c.channel, r.Requester, text, blocks)
-	} else {
-		err = a.Web.Ephemeral(ctx, c.channel, r.Requester, FreshLink(r, link))
-	}
-	if err != nil {
+	text, blocks := FreshLinkMessage(r, link)
+	if err := a.Web.EphemeralBlocks(ctx, c.channel, r.Requester, text, blocks); err != nil {
 		c.log.Error("send fresh link", zap.Error(err))
 		a.respond(ctx, c.log, c.responseURL, "The fresh link could not be sent; please try again.")
 		return nil

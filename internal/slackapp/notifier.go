@@ -62,14 +62,14 @@ func (n *Notifier) Notify(ctx context.Context, notice approval.Notice) error {
 	switch {
 	case ev.Kind == approval.EventApproved && len(r.MessagesOf(approval.MessageGrant)) == 0:
 		text, blocks := GrantMessage(r, notice.Link, notice.LinkErr, n.MaxSession)
-		ch, ts, err := n.postDM(ctx, r.Requester, text, blocks)
+		ch, ts, err := n.dmRequester(ctx, r.Requester, text, blocks)
 		if err != nil {
 			return err
 		}
 		return n.remember(ctx, notice, approval.MessageRef{Kind: approval.MessageGrant, Channel: ch, TS: ts})
 	default:
 		if text := Notice(ev, r, n.MaxSession, n.RevokeSessions); text != "" {
-			if _, _, err := n.postDM(ctx, r.Requester, text, nil); err != nil {
+			if _, _, err := n.dmRequester(ctx, r.Requester, text, nil); err != nil {
 				return err
 			}
 		}

@@ -21,6 +21,7 @@ const (
 	CmdHelp
 	CmdList
 	CmdRevoke
+	CmdLink // a fresh link for an active grant, shown to its requester only
 )
 
 // Command is a parsed /share-bucket text. A request's Scope.Kind says
@@ -30,7 +31,9 @@ type Command struct {
 	Scope    approval.Scope
 	Duration time.Duration
 	Reason   string
-	ID       string // for revoke
+	ID       string // for revoke and link
+	// Page is the page of a list, from 1; zero means the first.
+	Page int
 }
 
 // MaxCommandLen bounds the text of one invocation. Slack allows more, but
@@ -63,7 +66,7 @@ func objectUsagef(kind approval.Kind, format string, args ...any) error {
 //	[s3://]BUCKET[/PREFIX] [DURATION] [read|write] REASON...
 //	get [s3://]BUCKET/KEY [DURATION] REASON...
 //	put [s3://]BUCKET/KEY [DURATION] REASON...
-//	help | list | revoke ID
+//	help | list [PAGE] | revoke ID | link ID
 //
 // Duration and access may come in either order; defaults are def and write.
 // get and put ask for a link to download or upload one object, whose key
@@ -85,10 +88,7 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 	case "help", "-h", "--help", "?":
 		return Command{Kind: CmdHelp}, nil
 	case "list", "ls":
-		if len(fields) > 1 {
-			return Command{}, usagef("list takes no arguments")
-		}
-		return Command{Kind: CmdList}, nil
+		return parseList(fields[1:])
 	case "revoke", "end":
 		if len(fields) != 2 {
 			return Command{}, usagef("revoke takes one request ID, like `revoke %s`", exampleID)
@@ -98,6 +98,8 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 			return Command{}, usagef("%s is not a request ID; IDs look like %s (see `/share-bucket list`)", quoted(fields[1]), exampleID)
 		}
 		return Command{Kind: CmdRevoke, ID: id}, nil
+	case "link":
+		return parseLink(fields[1:])
 	case "get", "put":
 		return parseObject(approval.Kind(strings.ToLower(fields[0])), fields[1:], def)
 	}
