@@ -29,6 +29,7 @@ type Config struct {
 	ExpiryWarning     config.Duration `envconfig:"EXPIRY_WARNING" default:"10m" desc:"how long before the end the requester is warned (0 for no warning)"`
 	ApprovalTimeout   config.Duration `envconfig:"APPROVAL_TIMEOUT" default:"8h" desc:"undecided requests expire after this"`
 	RevokeSessions    config.Flag     `envconfig:"REVOKE_SESSIONS" default:"true" desc:"cut the open AWS sessions of a grant ended early, through an inline policy on the collaborator role (false: they run until their own end)"`
+	MaxPendingPerUser config.Count    `envconfig:"MAX_PENDING_PER_USER" default:"5" desc:"undecided requests one person may have at once; the same request again gets the pending one back"`
 	DatabaseURL       string          `envconfig:"DATABASE_URL" default:"sqlite:share-bucket.db" desc:"store: sqlite:PATH (one replica) or postgres://… (several replicas)"`
 	HTTPAddr          string          `envconfig:"HTTP_ADDR" default:":8080" desc:"address for /healthz, /readyz and /metrics"`
 	LogLevel          string          `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -96,6 +97,9 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if c.ApprovalTimeout <= 0 {
 		bad("APPROVAL_TIMEOUT", "%s must be more than 0", c.ApprovalTimeout)
 	}
+	if c.MaxPendingPerUser < 1 {
+		bad("MAX_PENDING_PER_USER", "must be at least 1: with 0 nobody could ask for anything")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.LogLevel)) {
 		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
@@ -137,6 +141,7 @@ func (c *Config) Policy() approval.Policy {
 		ApprovalTimeout:   time.Duration(c.ApprovalTimeout),
 		MaxSession:        time.Duration(c.MaxSessionDuration),
 		RevokeSessions:    bool(c.RevokeSessions),
+		MaxPending:        int(c.MaxPendingPerUser),
 	}
 }
 
