@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/slack-go/slack"
+	"go.uber.org/zap"
 
 	"github.com/share-bucket/share-bucket/internal/approval"
 )
@@ -58,5 +59,9 @@ func deliveryError(err error) error {
 // the domain settles by their kind: it returns *approval.DeliveryError.
 func (n *Notifier) dmRequester(ctx context.Context, user, text string, blocks []slack.Block) (string, string, error) {
 	ch, ts, err := n.postDM(ctx, user, text, blocks)
-	return ch, ts, deliveryError(err)
+	err = deliveryError(err)
+	if de, ok := errors.AsType[*approval.DeliveryError](err); ok && !de.Temporary {
+		n.log().Warn("DM to the requester refused for good", zap.String("user_id", user), zap.String("code", de.Code))
+	}
+	return ch, ts, err
 }

@@ -112,11 +112,13 @@ func listScope(s approval.Scope) string {
 // pageNote says which page of the requests waiting for a decision a
 // list shows, and how to see the others. "" when all fit one page.
 func pageNote(l approval.Listing) string {
-	if l.PageSize == 0 || l.Waiting == 0 {
+	if l.PageSize == 0 {
 		return ""
 	}
-	pages := (l.Waiting + l.PageSize - 1) / l.PageSize
+	pages := max(1, (l.Waiting+l.PageSize-1)/l.PageSize)
 	switch {
+	case l.Page > pages && l.Waiting == 0:
+		return fmt.Sprintf("There is no page %d.", l.Page)
 	case l.Page > pages:
 		return fmt.Sprintf("There is no page %d: %d requests wait for a decision, on pages 1 to %d.", l.Page, l.Waiting, pages)
 	case pages == 1:

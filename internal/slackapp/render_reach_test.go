@@ -69,6 +69,8 @@ func ExampleListing_pages() {
 	fmt.Println(Listing(approval.Listing{Mine: waiting(1), ToDecide: waiting(1), Waiting: 5, Page: 3, PageSize: 2}))
 	fmt.Println(Listing(approval.Listing{Mine: waiting(1), Waiting: 5, Page: 4, PageSize: 2}))
 	fmt.Println(Listing(approval.Listing{ToDecide: waiting(2), Waiting: 2, Page: 1, PageSize: 2}))
+	fmt.Println(Listing(approval.Listing{Mine: waiting(1), Page: 2, PageSize: 2}))
+	fmt.Println(Listing(approval.Listing{Page: 1, PageSize: 2}))
 	// Output:
 	// *Waiting for approval*
 	// • AAAAAAAAAA `collab-bucket/myfolder/` write for 2h, from <@UREQ>, pending until <!date^1795809600^{date_short_pretty} at {time}|2026-11-27 20:00 UTC>
@@ -81,6 +83,8 @@ func ExampleListing_pages() {
 	// *Waiting for approval*
 	// • AAAAAAAAAA `collab-bucket/myfolder/` write for 2h, from <@UREQ>, pending until <!date^1795809600^{date_short_pretty} at {time}|2026-11-27 20:00 UTC>
 	// • AAAAAAAAAB `collab-bucket/myfolder/` write for 2h, from <@UREQ>, pending until <!date^1795809600^{date_short_pretty} at {time}|2026-11-27 20:00 UTC>
+	// There is no page 2.
+	// You have no pending requests or active grants.
 }
 
 // TestListingFitsSlack: a full page with the user's own requests stays
