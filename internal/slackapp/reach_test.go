@@ -290,3 +290,28 @@ func TestListPages(t *testing.T) {
 		t.Errorf("pages list %v; want every pending request once: %v", seen, want)
 	}
 }
+
+// TestFloodLimitsForm: a request from the form that is the same as a
+// pending one is answered by DM (the form's reply) with the pending one,
+// and is not stored.
+func TestFloodLimitsForm(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withMaxPending(5))
+	id, _ := h.request(requester, "collab-bucket/myfolder/ 45m read first")
+	h.command(requester, "")
+	view, err := h.slack.WaitView(h.ctx(), requester, func(v fakeslack.View) bool { return v.CallbackID == "share_bucket_request" })
+	if err != nil {
+		t.Fatalf("no form opened: %v", err)
+	}
+	values := map[string]map[string]string{
+		"scope": {"scope": "collab-bucket/myfolder/"}, "duration": {"duration": "45m"}, "access": {"access": "read"}, "reason": {"reason": "again"},
+	}
+	if _, err := h.slack.SubmitView(h.ctx(), requester, view.ID, values); err != nil {
+		t.Fatal(err)
+	}
+	h.waitDM(requester, "You already asked for this: request "+id)
+	h.settle()
+	if rs := requestsOf(t, h, requester); len(rs) != 1 {
+		t.Errorf("%d requests stored; want 1", len(rs))
+	}
+}

@@ -2,6 +2,7 @@ package slackapp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -149,5 +150,63 @@ func TestDeliveryError(t *testing.T) {
 	}
 	if deliveryError(nil) != nil {
 		t.Errorf("deliveryError(nil) is not nil")
+	}
+}
+
+// TestLinkMessagesFitSlack measures every message that carries a link,
+// built of the longest parts (a 63-character bucket, a 256-character
+// folder or a 1,024-byte key, a 4,000-character link): no text object
+// over 3,000 characters, no text over 4,000, the link only in rich text,
+// whole.
+func TestLinkMessagesFitSlack(t *testing.T) {
+	signin := "https://signin.aws.amazon.com/federation?Action=login&SigninToken=" + strings.Repeat("T", 4000-67)
+	presigned := "https://" + strings.Repeat("b", 63) + ".s3.amazonaws.com/" + strings.Repeat("k", 1024) + "?X-Amz-Signature=" + strings.Repeat("S", 1000)
+	folder := sampleRequest()
+	folder.Kind, folder.Bucket, folder.Prefix = approval.KindFolder, strings.Repeat("b", 63), strings.Repeat("p/", approval.MaxPrefixLen/2)
+	folder.Reason = strings.Repeat("é", approval.MaxReasonLen)
+	object := func(k approval.Kind) *approval.Request {
+		r := folder.Clone()
+		r.Kind, r.Prefix, r.Key, r.Access = k, "", strings.Repeat("k", approval.MaxKeyLen), k.Access()
+		return r
+	}
+	for _, r := range []*approval.Request{folder, object(approval.KindGet), object(approval.KindPut)} {
+		url := signin
+		if r.Object() {
+			url = presigned
+		}
+		r.State, r.DecidedBy, r.DecidedAt, r.EndsAt = approval.StateApproved, "U0123456789ABCDEF", t0, t0.Add(2*time.Hour)
+		link := approval.Link{URL: url, SessionEnds: t0.Add(time.Hour)}
+		grantText, grantBlocks := GrantMessage(r, &link, nil, time.Hour)
+		freshText, freshBlocks := FreshLinkMessage(r, link)
+		r.Undelivered = "msg_blocks_too_long: Slack refused the message as too long (gave up after 10 attempts)"
+		approvalText, approvalBlocks := ApprovalMessage(r, 3)
+		for name, m := range map[string]struct {
+			text   string
+			blocks []slack.Block
+			link   bool
+		}{
+			"grant DM": {grantText, grantBlocks, true}, "fresh link": {freshText, freshBlocks, true},
+			"approval message, link undelivered": {approvalText, approvalBlocks, false},
+		} {
+			checkMessage(t, m.text, m.blocks)
+			longest, inRichText := 0, false
+			for _, b := range m.blocks {
+				raw, _ := json.Marshal(b)
+				if rt, ok := b.(*slack.RichTextBlock); ok {
+					inRichText = inRichText || strings.Contains(richText(rt), url)
+					continue
+				}
+				if strings.Contains(string(raw), url[:80]) {
+					t.Errorf("%s %s: the link is outside rich text", r.Kind, name)
+				}
+				if s, ok := b.(*slack.SectionBlock); ok && s.Text != nil {
+					longest = max(longest, utf8.RuneCountInString(s.Text.Text))
+				}
+			}
+			if strings.Contains(m.text, url[:80]) || inRichText != m.link {
+				t.Errorf("%s %s: link in notification text or missing from rich text", r.Kind, name)
+			}
+			t.Logf("%s %s: text %d characters, %d blocks, longest section %d characters", r.Kind, name, utf8.RuneCountInString(m.text), len(m.blocks), longest)
+		}
 	}
 }
