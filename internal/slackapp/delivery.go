@@ -65,3 +65,16 @@ func (n *Notifier) dmRequester(ctx context.Context, user, text string, blocks []
 	}
 	return ch, ts, err
 }
+
+// approverUnreachable passes on err, a failed DM to approver a, unless no
+// retry can deliver it (a deactivated approver): that one is logged and
+// dropped, so the others' messages and the request's later notices (they
+// wait for this one) are not held up retrying it.
+func (n *Notifier) approverUnreachable(a string, err error) error {
+	de, ok := errors.AsType[*approval.DeliveryError](deliveryError(err))
+	if err == nil || !ok || de.Temporary {
+		return err
+	}
+	n.log().Warn("approver cannot get DMs; skipped", zap.String("user_id", a), zap.String("code", de.Code))
+	return nil
+}

@@ -102,11 +102,11 @@ func (n *Notifier) announce(ctx context.Context, notice approval.Notice) error {
 		}
 		dm, err := n.Web.DM(ctx, a)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("announce %s to %s: %w", r.ID, a, err))
+			errs = append(errs, n.approverUnreachable(a, fmt.Errorf("announce %s to %s: %w", r.ID, a, err)))
 			continue
 		}
 		if !r.HasMessageIn(dm) {
-			errs = append(errs, post(dm))
+			errs = append(errs, n.approverUnreachable(a, post(dm)))
 		}
 	}
 	return errors.Join(errs...)

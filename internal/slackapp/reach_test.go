@@ -315,3 +315,20 @@ func TestFloodLimitsForm(t *testing.T) {
 		t.Errorf("%d requests stored; want 1", len(rs))
 	}
 }
+
+// TestDeactivatedApproverSkipped: with approvals by DM, an approver who
+// cannot get DMs (deactivated) is skipped rather than retried, so the
+// request's later notices, the grant DM among them, are not held up
+// behind the announcement.
+func TestDeactivatedApproverSkipped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withDMApprovers())
+	h.slack.SetUser(fakeslack.User{ID: approver2, Deleted: true})
+	h.command(requester, goodCmd)
+	msg := h.waitMessage(func(m fakeslack.Message) bool { return m.Channel == fakeslack.DMOf(approver1) })
+	h.click(approver1, msg, "approve")
+	h.waitDM(requester, "was approved by <@UAPP1>")
+	if n := len(h.slack.Messages(fakeslack.DMOf(approver2))); n != 0 {
+		t.Errorf("%d messages to the deactivated approver", n)
+	}
+}
