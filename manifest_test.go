@@ -157,7 +157,7 @@ func TestManifestSettings(t *testing.T) {
 	if c.Description == "" {
 		t.Error("command has no description")
 	}
-	if want := "[get|put] [s3://]bucket[/folder/ or /key] [duration] [read|write] reason… | list | extend ID 1h reason | help"; c.UsageHint != want {
+	if want := "[get|put] [s3://]bucket[/folder/ or /key] [duration] [read|write] reason… | list | link ID | extend ID 1h reason | help"; c.UsageHint != want {
 		t.Errorf("usage_hint = %q; want %q", c.UsageHint, want)
 	}
 	// should_escape turns @mentions and #channels in the text into IDs.

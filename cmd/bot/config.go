@@ -31,6 +31,7 @@ type Config struct {
 	ApprovalReminder  config.Duration `envconfig:"APPROVAL_REMINDER" default:"1h" desc:"remind the approvers of an undecided request after this, and again as often (0 for never)"`
 	MaxExtended       config.Duration `envconfig:"MAX_EXTENDED_DURATION" default:"24h" desc:"longest a grant may last with its extensions (at least MAX_DURATION)"`
 	RevokeSessions    config.Flag     `envconfig:"REVOKE_SESSIONS" default:"true" desc:"cut the open AWS sessions of a grant ended early, through an inline policy on the collaborator role (false: they run until their own end)"`
+	MaxPendingPerUser config.Count    `envconfig:"MAX_PENDING_PER_USER" default:"5" desc:"undecided requests one person may have at once; the same request again gets the pending one back"`
 	DatabaseURL       string          `envconfig:"DATABASE_URL" default:"sqlite:share-bucket.db" desc:"store: sqlite:PATH (one replica) or postgres://… (several replicas)"`
 	HTTPAddr          string          `envconfig:"HTTP_ADDR" default:":8080" desc:"address for /healthz, /readyz and /metrics"`
 	LogLevel          string          `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -102,6 +103,9 @@ func (c *Config) Validate() (warnings []string, err error) {
 		errs = append(errs, &config.VarError{Var: "MAX_EXTENDED_DURATION", Also: []string{"MAX_DURATION"},
 			Msg: fmt.Sprintf("%s is shorter than MAX_DURATION (%s); extensions can only make a grant longer", c.MaxExtended, c.MaxDuration)})
 	}
+	if c.MaxPendingPerUser < 1 {
+		bad("MAX_PENDING_PER_USER", "must be at least 1: with 0 nobody could ask for anything")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.LogLevel)) {
 		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
@@ -145,6 +149,7 @@ func (c *Config) Policy() approval.Policy {
 		RevokeSessions:    bool(c.RevokeSessions),
 		MaxExtended:       time.Duration(c.MaxExtended),
 		ApprovalReminder:  time.Duration(c.ApprovalReminder),
+		MaxPending:        int(c.MaxPendingPerUser),
 	}
 }
 

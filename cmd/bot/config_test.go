@@ -23,7 +23,8 @@ func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
 	for _, k := range []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "COLLABORATOR_ROLE_ARN", "APPROVERS", "ALLOWED_BUCKETS",
 		"APPROVAL_CHANNEL", "APPROVALS_REQUIRED", "DEFAULT_DURATION", "MAX_DURATION", "EXPIRY_WARNING", "APPROVAL_TIMEOUT",
-		"MAX_SESSION_DURATION", "SLACK_API_URL", "FEDERATION_URL", "CONSOLE_URL", "DATABASE_URL", "HTTP_ADDR", "LOG_LEVEL", "KMS_KEY_ARNS"} {
+		"MAX_SESSION_DURATION", "SLACK_API_URL", "FEDERATION_URL", "CONSOLE_URL", "DATABASE_URL", "HTTP_ADDR", "LOG_LEVEL", "KMS_KEY_ARNS",
+		"MAX_PENDING_PER_USER"} {
 		t.Setenv(k, "")
 		if v, ok := env[k]; ok {
 			t.Setenv(k, v)
@@ -63,7 +64,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Errorf("approvers = %s", got)
 	}
 	if p.MaxDuration.String() != "12h0m0s" || p.ExpiryWarning.String() != "10m0s" || p.ApprovalTimeout.String() != "8h0m0s" ||
-		p.MaxSession.String() != "1h0m0s" || p.ApprovalsRequired != 1 || p.Allowed.String() != "collab-bucket/myfolder/,whole-bucket" {
+		p.MaxSession.String() != "1h0m0s" || p.ApprovalsRequired != 1 || p.Allowed.String() != "collab-bucket/myfolder/,whole-bucket" ||
+		p.MaxPending != 5 {
 		t.Errorf("policy = %+v", p)
 	}
 	if cfg.DatabaseURL != "sqlite:share-bucket.db" || cfg.HTTPAddr != ":8080" || cfg.APIURL != "https://slack.com/api/" ||
@@ -110,6 +112,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"DEFAULT_DURATION=5m", "DEFAULT_DURATION"},
 		{"EXPIRY_WARNING=12h", "EXPIRY_WARNING"},
 		{"APPROVAL_TIMEOUT=0s", "APPROVAL_TIMEOUT"},
+		{"MAX_PENDING_PER_USER=0", "MAX_PENDING_PER_USER: must be at least 1"},
+		{"MAX_PENDING_PER_USER=lots", `MAX_PENDING_PER_USER: "lots" is not a whole number`},
 		{"MAX_SESSION_DURATION=5m", "MAX_SESSION_DURATION"},
 		{"MAX_SESSION_DURATION=13h", "MAX_SESSION_DURATION"},
 		{"APPROVAL_CHANNEL=#approvals", "APPROVAL_CHANNEL"},
@@ -177,6 +181,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		"APPROVAL_TIMEOUT", "8h", "MAX_SESSION_DURATION", "SLACK_API_URL", "https://slack.com/api/",
 		"FEDERATION_URL", "https://signin.aws.amazon.com/federation", "CONSOLE_URL", "https://console.aws.amazon.com/",
 		"DATABASE_URL", "sqlite:share-bucket.db", "HTTP_ADDR", ":8080", "LOG_LEVEL", "info", "KMS_KEY_ARNS",
+		"MAX_PENDING_PER_USER",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("bot -help lacks %q:\n%s", want, out.String())

@@ -445,16 +445,18 @@ func (w *world) eventually(what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-var loginURLRE = regexp.MustCompile(`<(http[^|>]+)\|Open the AWS console>`)
-
-// loginURL extracts the sign-in link from a message.
+// loginURL extracts the sign-in link from a message: its one rich text
+// link, which must be a sign-in link and appear nowhere else in it.
 func loginURL(t *testing.T, m fakeslack.Message) string {
 	t.Helper()
-	u := loginURLRE.FindStringSubmatch(m.AllText())
-	if u == nil {
-		t.Fatalf("no sign-in link in %q", m.AllText())
+	got := richLinks(t, m)
+	if len(got) != 1 || !strings.Contains(got[0], "Action=login") || !strings.Contains(got[0], "SigninToken=") {
+		t.Fatalf("message carries links %.200q; want one sign-in link:\n%s", got, m.AllText())
 	}
-	return u[1]
+	if strings.Contains(m.AllText(), got[0]) {
+		t.Errorf("the sign-in link also shows outside its rich text")
+	}
+	return got[0]
 }
 
 // credentials returns the credentials behind a sign-in link.

@@ -264,6 +264,17 @@ func TestEndToEndNoSecretsLeak(t *testing.T) {
 	w.fed.FailNext(400)
 	w.click(requester, dm, "open_console")
 	w.waitEphemeral(requester, "FederationError")
+	w.command(requester, "link "+id)
+	var byCommand fakeslack.Message
+	w.eventually("the link by command", 10*time.Second, func() bool {
+		for _, m := range w.slack.Ephemerals(requester) {
+			if strings.Contains(m.AllText(), "Here is a fresh sign-in link") && m.TS != fresh.TS {
+				byCommand = m
+				return true
+			}
+		}
+		return false
+	})
 	w.command(requester, "revoke "+id)
 	w.waitDM(requester, "was ended by")
 
@@ -278,7 +289,7 @@ func TestEndToEndNoSecretsLeak(t *testing.T) {
 	putDM := w.waitDM(requester, "Your request to upload one file")
 
 	var secrets []string
-	for _, link := range []string{loginURL(t, dm), loginURL(t, fresh)} {
+	for _, link := range []string{loginURL(t, dm), loginURL(t, fresh), loginURL(t, byCommand)} {
 		creds := w.credentials(link)
 		token, _, err := parseLogin(link)
 		if err != nil {
@@ -337,6 +348,9 @@ func TestEndToEndNoSecretsLeak(t *testing.T) {
 	// text (which shows on lock screens and in notification centres).
 	for _, m := range w.slack.Messages(fakeslack.DMOf(requester)) {
 		places["notification text of a DM"] += m.Text + "\n"
+	}
+	for _, m := range w.slack.Ephemerals(requester) {
+		places["notification text of a reply to the requester"] += m.Text + "\n"
 	}
 	var names []string
 	for name := range places {

@@ -21,7 +21,7 @@ var deliveredRE = regexp.MustCompile(`"msg":"event delivered","request_id":"([A-
 func TestEndToEndReplicasOnPostgres(t *testing.T) {
 	t.Parallel()
 	setup(t)
-	w := newWorld(t, "DATABASE_URL="+pgtest.NewSchema(t), "EXPIRY_WARNING=14m40s")
+	w := newWorld(t, "DATABASE_URL="+pgtest.NewSchema(t), "EXPIRY_WARNING=14m40s", "MAX_PENDING_PER_USER=6")
 	b1, b2 := w.start(), w.start()
 	if err := w.slack.WaitConnected(w.ctx(), 2); err != nil {
 		t.Fatal(err)
@@ -30,7 +30,7 @@ func TestEndToEndReplicasOnPostgres(t *testing.T) {
 	var ids []string
 	var msgs []fakeslack.Message
 	for i := range 6 {
-		id, msg := w.request(requester, fmt.Sprintf("collab-bucket/myfolder/ 15m replica test %d", i))
+		id, msg := w.request(requester, fmt.Sprintf("collab-bucket/myfolder/r%d/ 15m replica test %d", i, i))
 		ids, msgs = append(ids, id), append(msgs, msg)
 	}
 	for i, id := range ids {

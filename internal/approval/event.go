@@ -62,3 +62,16 @@ type Event struct {
 func newEvent(r *Request, kind EventKind, actor string, now time.Time, detail map[string]string) Event {
 	return Event{RequestID: r.ID, At: now, Kind: kind, Actor: actor, Detail: detail, Notify: true}
 }
+
+// Messages that could not reach the requester for good: the requester's
+// account is deactivated, the chat platform refuses the message, or its
+// delivery was tried too often.
+const (
+	// EventLinkUndelivered records that the grant's first link never
+	// reached the requester, and why (Request.Undelivered); delivering it
+	// tells the approvers.
+	EventLinkUndelivered EventKind = "link_undelivered"
+	// EventNoticeUndelivered records, for the audit log only, any other
+	// notice that could not be delivered; Detail names the event and why.
+	EventNoticeUndelivered EventKind = "notice_undelivered"
+)

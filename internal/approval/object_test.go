@@ -10,8 +10,8 @@ import (
 	"github.com/share-bucket/share-bucket/internal/approval"
 )
 
-// createStore is a Store that only records Create; the rest is not
-// reached by Check and Submit.
+// createStore is a Store that only records Create and lists nothing; the
+// rest is not reached by Check and Submit.
 type createStore struct {
 	approval.Store
 	created []*approval.Request
@@ -22,6 +22,11 @@ func (s *createStore) Create(_ context.Context, r *approval.Request, evs []appro
 	s.created = append(s.created, r.Clone())
 	s.events = append(s.events, evs)
 	return nil
+}
+
+// List finds no pending requests to compare a draft with.
+func (s *createStore) List(context.Context, approval.Filter) ([]*approval.Request, error) {
+	return nil, nil
 }
 
 func objectService(t *testing.T) (*approval.Service, *createStore) {

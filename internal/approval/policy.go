@@ -43,6 +43,10 @@ type Policy struct {
 	// waits before the approvers are reminded, and again between
 	// reminders; zero means never.
 	ApprovalReminder time.Duration
+	// MaxPending is how many undecided requests one requester may have
+	// at once, the same request again getting the pending one back. Zero
+	// turns both flood limits off.
+	MaxPending int
 }
 
 func (p Policy) maxExtended() time.Duration { return max(p.MaxExtended, p.MaxDuration) }

@@ -107,6 +107,10 @@ type Request struct {
 	EndedBy string // who revoked it, or "" for expiry and timeout
 	EndedAt time.Time
 	Failure string // plain words and an AWS error code; never a credential
+	// Undelivered says why the requester's DM with the grant's first link
+	// could not be delivered: a code and plain words, never the link; ""
+	// when it was, or while it is still being tried.
+	Undelivered string
 
 	// SessionsEnd is when the latest cloud session minted for the grant
 	// ends, links thrown away included; never the session itself.
@@ -204,9 +208,4 @@ func (r *Request) HasMessage(channel, ts string) bool {
 	return slices.ContainsFunc(r.Messages, func(m MessageRef) bool {
 		return m.Channel == channel && m.TS == ts
 	})
-}
-
-// HasMessageIn reports whether a message for r was posted in channel.
-func (r *Request) HasMessageIn(channel string) bool {
-	return slices.ContainsFunc(r.Messages, func(m MessageRef) bool { return m.Channel == channel })
 }

@@ -74,7 +74,10 @@ type Notice struct {
 
 // Notifier tells people about events. An error means the notice should be
 // retried; the notifier must then skip what it already did (messages it
-// remembered are in Request.Messages on the next call).
+// remembered are in Request.Messages on the next call). The exception is
+// a *DeliveryError that is not Temporary, for a message to the requester
+// that no retry can deliver: the notice is then settled as undelivered,
+// so the notifier must have done everything else first.
 type Notifier interface {
 	Notify(ctx context.Context, n Notice) error
 }
@@ -223,7 +226,10 @@ func CheckReason(reason string) error {
 }
 
 // Submit stores a new pending request and schedules its timeout. A replayed
-// draft returns ErrExists and changes nothing.
+// draft returns ErrExists and changes nothing. With Policy.MaxPending set,
+// a draft asking for what one of the requester's pending requests asks
+// for returns *AlreadyPendingError, and one over the limit
+// *PendingLimitError.
 func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 	if err := s.Check(d); err != nil {
 		return nil, err
@@ -232,6 +238,9 @@ func (s *Service) Submit(ctx context.Context, d Draft) (*Request, error) {
 	scope := d.Scope
 	if scope.Kind == "" {
 		scope.Kind = KindFolder
+	}
+	if err := s.checkPending(ctx, d.ID, d.Requester, scope, d.Duration, now); err != nil {
+		return nil, err
 	}
 	r := &Request{
 		ID:        d.ID,
@@ -389,7 +398,9 @@ func (s *Service) Tick(ctx context.Context, id string) ([]Event, error) {
 
 // Deliver carries out an event's consequences: for an approval, issuing the
 // first link; for every event, telling people. An error means the
-// event should be retried later.
+// event should be retried later. A notice the Notifier could not deliver
+// for good (a permanent *DeliveryError) is recorded, not retried: for an
+// approval, on the grant (Request.Undelivered).
 func (s *Service) Deliver(ctx context.Context, ev Event) error {
 	r, err := s.Store.Get(ctx, ev.RequestID)
 	if err != nil {
@@ -428,7 +439,7 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 			return err
 		}
 	}
-	return s.Notifier.Notify(ctx, n)
+	return s.settleNotice(ctx, ev, s.Notifier.Notify(ctx, n))
 }
 
 // deliverCut tells the cloud about the deny list, which now has the
@@ -477,7 +488,7 @@ func (s *Service) settleCut(ctx context.Context, ev Event, n Notice, cerr *CutEr
 		return err
 	}
 	n.Request = r
-	return s.Notifier.Notify(ctx, n)
+	return s.settleNotice(ctx, ev, s.Notifier.Notify(ctx, n))
 }
 
 // failGrant moves an approved request to failed; the failed event then
@@ -510,29 +521,10 @@ type Listing struct {
 	// ToDecide are others' pending requests, and others' grants with an
 	// extension pending, for approvers.
 	ToDecide []*Request
-}
-
-// List returns the user's open requests and grants and, for approvers, the
-// pending requests of others.
-func (s *Service) List(ctx context.Context, user string) (Listing, error) {
-	open := []State{StatePending, StateApproved}
-	mine, err := s.Store.List(ctx, Filter{Requester: user, States: open, Limit: 50})
-	if err != nil {
-		return Listing{}, err
-	}
-	l := Listing{Mine: mine}
-	if s.policy().IsApprover(user) {
-		pending, err := s.Store.List(ctx, Filter{Undecided: true, Limit: 50})
-		if err != nil {
-			return Listing{}, err
-		}
-		for _, r := range pending {
-			if r.Requester != user {
-				l.ToDecide = append(l.ToDecide, r)
-			}
-		}
-	}
-	return l, nil
+	// Waiting is how many of those there are in all, of which ToDecide is
+	// page Page of PageSize (ListPage only).
+	Waiting        int
+	Page, PageSize int
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

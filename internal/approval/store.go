@@ -33,6 +33,9 @@ type Store interface {
 	AddMessages(ctx context.Context, id string, refs []MessageRef) error
 	// List returns requests matching f, newest first.
 	List(ctx context.Context, f Filter) ([]*Request, error)
+	// CountRequests returns how many requests match f, whatever its Limit
+	// and Offset.
+	CountRequests(ctx context.Context, f Filter) (int, error)
 
 	// Due returns up to limit IDs of requests whose NextDue is at or
 	// before now, earliest first.
@@ -64,6 +67,10 @@ type Filter struct {
 	// extension pending (instead of States).
 	Undecided bool
 	Limit     int
+	// ExceptRequester leaves out the requests of that requester.
+	ExceptRequester string
+	// Offset skips that many of the matching requests, for pages.
+	Offset int
 }
 
 // AuditFilter selects events for Audit. Zero fields match everything.

@@ -15,7 +15,7 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	Requests         *prometheus.CounterVec // by outcome: submitted, refused, duplicate, error
+	Requests         *prometheus.CounterVec // by outcome: submitted, refused, duplicate, already_pending, too_many_pending, error
 	Decisions        *prometheus.CounterVec // by decision: approved, denied, refused
 	Notices          *prometheus.CounterVec // by event kind delivered
 	SlackErrors      *prometheus.CounterVec // by method and error code
@@ -32,7 +32,7 @@ func New() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sharebucket_requests_total", Help: "Access requests by outcome (submitted, refused, duplicate, error).",
+			Name: "sharebucket_requests_total", Help: "Access requests by outcome (submitted, refused, duplicate, already_pending, too_many_pending, error).",
 		}, []string{"outcome"}),
 		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sharebucket_decisions_total", Help: "Approver clicks by result (approved, denied, approval_recorded, refused).",

@@ -96,6 +96,12 @@ func FuzzParseCommand(f *testing.F) {
 				t.Fatalf("ParseCommand(%q) revokes malformed ID %q", text, cmd.ID)
 			}
 			return
+		case slackapp.CmdLink:
+			// A link is minted after the ack, never in it.
+			if !approval.ValidID(cmd.ID) || ack != nil || work == nil {
+				t.Fatalf("ParseCommand(%q) = link %q, Slash acked %v (work %v); want a valid ID, no ack text, the link after the ack", text, cmd.ID, ack, work != nil)
+			}
+			return
 		case slackapp.CmdRequest:
 		default:
 			t.Fatalf("ParseCommand(%q) kind %v", text, cmd.Kind)
@@ -732,11 +738,17 @@ func (s *memStore) List(_ context.Context, f approval.Filter) ([]*approval.Reque
 	defer s.mu.Unlock()
 	var out []*approval.Request
 	for _, r := range s.reqs {
-		if (f.Requester == "" || r.Requester == f.Requester) && (len(f.States) == 0 || slices.Contains(f.States, r.State)) {
+		if (f.Requester == "" || r.Requester == f.Requester) && (len(f.States) == 0 || slices.Contains(f.States, r.State)) &&
+			(f.ExceptRequester == "" || r.Requester != f.ExceptRequester) {
 			out = append(out, r.Clone())
 		}
 	}
 	return out, nil
+}
+
+func (s *memStore) CountRequests(ctx context.Context, f approval.Filter) (int, error) {
+	out, err := s.List(ctx, approval.Filter{Requester: f.Requester, States: f.States, ExceptRequester: f.ExceptRequester})
+	return len(out), err
 }
 
 func (s *memStore) Due(context.Context, time.Time, int) ([]string, error) { return nil, nil }

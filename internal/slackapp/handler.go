@@ -80,7 +80,7 @@ func (a *App) Slash(cmd slack.SlashCommand) (any, afterAck) {
 		return nil, func(ctx context.Context) { a.openModal(ctx, log, cmd.TriggerID) }
 	case CmdList:
 		return nil, func(ctx context.Context) {
-			l, err := a.Service.List(ctx, cmd.UserID)
+			l, err := a.Service.ListPage(ctx, cmd.UserID, c.Page, ListPageSize)
 			if err != nil {
 				log.Error("list requests", zap.Error(err))
 			}
@@ -104,6 +104,8 @@ func (a *App) Slash(cmd slack.SlashCommand) (any, afterAck) {
 				a.respond(ctx, log, cmd.ResponseURL, text)
 			})
 		}
+	case CmdLink:
+		return nil, func(ctx context.Context) { a.linkCommand(ctx, log, cmd, c.ID) }
 	}
 
 	d := approval.Draft{
@@ -174,6 +176,8 @@ func (a *App) submit(ctx context.Context, log *zap.Logger, d approval.Draft) (st
 		a.Metrics.Requests.WithLabelValues("duplicate").Inc()
 		log.Info("duplicate delivery of a request ignored")
 		return false, ""
+	case errors.As(err, new(*approval.AlreadyPendingError)), errors.As(err, new(*approval.PendingLimitError)):
+		return false, a.notSent(log, d.ID, err)
 	case err != nil:
 		a.Metrics.Requests.WithLabelValues("error").Inc()
 		log.Error("submit request", zap.Error(err))
@@ -429,13 +433,8 @@ func (a *App) freshLink(ctx context.Context, c *click) error {
 			return nil
 		}
 	}
-	if r.Object() {
-		text, blocks := FreshObjectLink(r, link)
-		err = a.Web.EphemeralBlocks(ctx, channel, r.Requester, text, blocks)
-	} else {
-		err = a.Web.Ephemeral(ctx, channel, r.Requester, FreshLink(r, link))
-	}
-	if err != nil {
+	text, blocks := FreshLinkMessage(r, link)
+	if err := a.Web.EphemeralBlocks(ctx, channel, r.Requester, text, blocks); err != nil {
 		c.log.Error("send fresh link", zap.Error(err))
 		a.respond(ctx, c.log, c.responseURL, "The fresh link could not be sent; please try again.")
 		return nil

@@ -48,6 +48,9 @@ type fakeIssuer struct {
 	// late is how long after the request STS issues the session, so it
 	// ends that much later.
 	late time.Duration
+	// urlLen, if set, pads each link to that many characters, as long as
+	// AWS's can be.
+	urlLen int
 }
 
 func (f *fakeIssuer) Issue(ctx context.Context, g approval.Grant) (approval.Link, error) {
@@ -66,14 +69,22 @@ func (f *fakeIssuer) Issue(ctx context.Context, g approval.Grant) (approval.Link
 	f.grants = append(f.grants, g)
 	if g.Scope.Object() {
 		return approval.Link{
-			URL:         fmt.Sprintf("https://%s.s3.example/%s?X-Amz-Signature=PRESIGNED-SECRET-%d", g.Bucket, g.Key, len(f.grants)),
+			URL:         f.pad(fmt.Sprintf("https://%s.s3.example/%s?X-Amz-Signature=PRESIGNED-SECRET-%d", g.Bucket, g.Key, len(f.grants))),
 			SessionEnds: time.Now().Add(g.Session),
 		}, nil
 	}
 	return approval.Link{
-		URL:         fmt.Sprintf("https://signin.example/federation?Action=login&SigninToken=SIGNIN-SECRET-%d", len(f.grants)),
+		URL:         f.pad(fmt.Sprintf("https://signin.example/federation?Action=login&SigninToken=SIGNIN-SECRET-%d", len(f.grants))),
 		SessionEnds: time.Now().Add(g.Session + f.late),
 	}, nil
+}
+
+// pad lengthens url to urlLen characters with more of its last parameter.
+func (f *fakeIssuer) pad(url string) string {
+	if n := f.urlLen - len(url); n > 0 {
+		url += strings.Repeat("x", n)
+	}
+	return url
 }
 
 func (f *fakeIssuer) issuedFor(id string) int {

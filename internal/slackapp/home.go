@@ -112,11 +112,15 @@ func (h *Homes) Run(ctx context.Context) {
 	}
 }
 
+// homePageSize is how many requests waiting for a decision the Home tab
+// shows; `list` pages through the rest.
+const homePageSize = 20
+
 // publish renders and publishes user's Home.
 func (h *Homes) publish(ctx context.Context, user string) {
 	a := h.App
 	log := a.Log.With(zap.String("user_id", user))
-	l, err := a.Service.List(ctx, user)
+	l, err := a.Service.ListPage(ctx, user, 1, homePageSize)
 	if err != nil {
 		log.Error("list for the home tab", zap.Error(err))
 		return

@@ -51,7 +51,7 @@ func TestGrantLifecycle(t *testing.T) {
 	h.eventually("messages show the end", func() bool {
 		a, g := h.current(msg), h.current(dm)
 		return strings.Contains(a.AllText(), "Access expired") && len(a.Buttons()) == 0 &&
-			len(g.Buttons()) == 0 && !strings.Contains(g.AllText(), "SIGNIN-SECRET")
+			len(g.Buttons()) == 0 && !strings.Contains(g.AllText()+string(g.Blocks), "SIGNIN-SECRET")
 	})
 	h.click(requester, dm, "open_console")
 	h.waitEphemeral(requester, "This access has already ended.")

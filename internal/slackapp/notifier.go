@@ -78,21 +78,21 @@ func (n *Notifier) Notify(ctx context.Context, notice approval.Notice) error {
 	switch {
 	case ev.Kind == approval.EventApproved && len(r.MessagesOf(approval.MessageGrant)) == 0:
 		text, blocks := GrantMessage(r, notice.Link, notice.LinkErr, n.MaxSession)
-		ch, ts, err := n.postDM(ctx, r.Requester, text, blocks)
+		ch, ts, err := n.dmRequester(ctx, r.Requester, text, blocks)
 		if err != nil {
 			return err
 		}
 		return n.remember(ctx, notice, approval.MessageRef{Kind: approval.MessageGrant, Channel: ch, TS: ts})
 	case ev.Kind == approval.EventWarned:
 		text, blocks := WarningMessage(r, n.Policy.CanExtend(r))
-		ch, ts, err := n.postDM(ctx, r.Requester, text, blocks)
+		ch, ts, err := n.dmRequester(ctx, r.Requester, text, blocks)
 		if err != nil {
 			return err
 		}
 		return n.remember(ctx, notice, approval.MessageRef{Kind: approval.MessageWarning, Channel: ch, TS: ts})
 	default:
 		if text := Notice(ev, r, n.MaxSession, n.RevokeSessions); text != "" {
-			if _, _, err := n.postDM(ctx, r.Requester, text, nil); err != nil {
+			if _, _, err := n.dmRequester(ctx, r.Requester, text, nil); err != nil {
 				return err
 			}
 		}
@@ -112,8 +112,18 @@ func (n *Notifier) announce(ctx context.Context, notice approval.Notice) error {
 		}
 		return n.remember(ctx, notice, approval.MessageRef{Kind: approval.MessageApproval, Channel: ch, TS: ts})
 	}
+	have := func(ch string) bool {
+		return slices.ContainsFunc(r.MessagesOf(approval.MessageApproval), func(m approval.MessageRef) bool { return m.Channel == ch })
+	}
+	return n.toDeciders(ctx, r, have, post)
+}
+
+// toDeciders posts, through post, where approvers decide on r: the
+// approval channel, or the DM of each approver but the requester,
+// skipping those where have says the message already is.
+func (n *Notifier) toDeciders(ctx context.Context, r *approval.Request, have func(channel string) bool, post func(channel string) error) error {
 	if n.Channel != "" {
-		if len(r.MessagesOf(approval.MessageApproval)) > 0 {
+		if have(n.Channel) {
 			return nil
 		}
 		return post(n.Channel)
@@ -125,11 +135,11 @@ func (n *Notifier) announce(ctx context.Context, notice approval.Notice) error {
 		}
 		dm, err := n.Web.DM(ctx, a)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("announce %s to %s: %w", r.ID, a, err))
+			errs = append(errs, n.approverUnreachable(a, fmt.Errorf("DM %s about %s: %w", a, r.ID, err)))
 			continue
 		}
-		if !r.HasMessageIn(dm) {
-			errs = append(errs, post(dm))
+		if !have(dm) {
+			errs = append(errs, n.approverUnreachable(a, post(dm)))
 		}
 	}
 	return errors.Join(errs...)
@@ -152,7 +162,7 @@ func (n *Notifier) toApprovers(ctx context.Context, text string) error {
 	var errs []error
 	for _, a := range n.approvers() {
 		if _, _, err := n.postDM(ctx, a, text, nil); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, n.approverUnreachable(a, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -222,27 +232,7 @@ func (n *Notifier) announceExtension(ctx context.Context, notice approval.Notice
 		}
 		return n.remember(ctx, notice, approval.MessageRef{Kind: approval.MessageExtension, Channel: ch, TS: ts, Extension: e.Seq})
 	}
-	if n.Channel != "" {
-		if have(n.Channel) {
-			return nil
-		}
-		return post(n.Channel)
-	}
-	var errs []error
-	for _, a := range n.approvers() {
-		if a == r.Requester {
-			continue
-		}
-		dm, err := n.Web.DM(ctx, a)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("announce extension of %s to %s: %w", r.ID, a, err))
-			continue
-		}
-		if !have(dm) {
-			errs = append(errs, post(dm))
-		}
-	}
-	return errors.Join(errs...)
+	return n.toDeciders(ctx, r, have, post)
 }
 
 // extensionOf returns the extension an event is about, 0 for none.
@@ -301,7 +291,7 @@ func (n *Notifier) remind(ctx context.Context, notice approval.Notice) error {
 			continue
 		}
 		if _, _, err := n.postDM(ctx, a, text, nil); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, n.approverUnreachable(a, err))
 		}
 	}
 	return errors.Join(errs...)

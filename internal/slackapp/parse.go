@@ -22,6 +22,7 @@ const (
 	CmdList
 	CmdRevoke
 	CmdExtend // ask for more time on a grant
+	CmdLink   // a fresh link for an active grant, shown to its requester only
 )
 
 // Command is a parsed /share-bucket text. A request's Scope.Kind says
@@ -31,7 +32,9 @@ type Command struct {
 	Scope    approval.Scope
 	Duration time.Duration
 	Reason   string
-	ID       string // for revoke and extend
+	ID       string // for revoke, extend and link
+	// Page is the page of a list, from 1; zero means the first.
+	Page int
 }
 
 // MaxCommandLen bounds the text of one invocation. Slack allows more, but
@@ -64,7 +67,7 @@ func objectUsagef(kind approval.Kind, format string, args ...any) error {
 //	[s3://]BUCKET[/PREFIX] [DURATION] [read|write] REASON...
 //	get [s3://]BUCKET/KEY [DURATION] REASON...
 //	put [s3://]BUCKET/KEY [DURATION] REASON...
-//	help | list | revoke ID
+//	help | list [PAGE] | revoke ID | link ID
 //
 // Duration and access may come in either order; defaults are def and write.
 // get and put ask for a link to download or upload one object, whose key
@@ -86,10 +89,7 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 	case "help", "-h", "--help", "?":
 		return Command{Kind: CmdHelp}, nil
 	case "list", "ls":
-		if len(fields) > 1 {
-			return Command{}, usagef("list takes no arguments")
-		}
-		return Command{Kind: CmdList}, nil
+		return parseList(fields[1:])
 	case "revoke", "end":
 		if len(fields) != 2 {
 			return Command{}, usagef("revoke takes one request ID, like `revoke %s`", exampleID)
@@ -101,6 +101,8 @@ func ParseCommand(text string, def time.Duration) (Command, error) {
 		return Command{Kind: CmdRevoke, ID: id}, nil
 	case "extend":
 		return parseExtend(fields[1:])
+	case "link":
+		return parseLink(fields[1:])
 	case "get", "put":
 		return parseObject(approval.Kind(strings.ToLower(fields[0])), fields[1:], def)
 	}

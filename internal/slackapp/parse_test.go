@@ -58,6 +58,8 @@ func TestParseCommandKinds(t *testing.T) {
 		{"help", Command{Kind: CmdHelp}},
 		{"HELP", Command{Kind: CmdHelp}},
 		{"list", Command{Kind: CmdList}},
+		{"list 3", Command{Kind: CmdList, Page: 3}},
+		{"link k7qx2m4rta", Command{Kind: CmdLink, ID: "K7QX2M4RTA"}},
 		{"revoke k7qx2m4rta", Command{Kind: CmdRevoke, ID: "K7QX2M4RTA"}},
 		{"revoke K7QX2M4RTA", Command{Kind: CmdRevoke, ID: "K7QX2M4RTA"}},
 	}
@@ -102,7 +104,12 @@ func TestParseCommandRefusals(t *testing.T) {
 		{"revoke", "revoke takes one request ID"},
 		{"revoke a b", "revoke takes one request ID"},
 		{"revoke ../../etc", "is not a request ID"},
-		{"list all", "list takes no arguments"},
+		{"list all", `"all" is not a page number`},
+		{"list 2 3", "list takes at most a page number"},
+		{"list 0", `"0" is not a page number`},
+		{"link", "link takes the ID of your grant"},
+		{"link a b", "link takes the ID of your grant"},
+		{"link ../x", "is not a request ID"},
 		{"collab-bucket/a why " + strings.Repeat("x", MaxCommandLen), "the limit is"},
 		{"collab-bucket/a why \xff\xfe", "not valid text"},
 	}

@@ -109,7 +109,7 @@ func statusLine(r *approval.Request, required int) string {
 		}
 		return ":hourglass_flowing_sand: Waiting for approval. Expires if undecided " + date(r.TimeoutAt) + "."
 	case approval.StateApproved:
-		return fmt.Sprintf(":white_check_mark: Approved by %s %s. Access until %s.", user(r.DecidedBy), date(r.DecidedAt), date(r.EndsAt))
+		return fmt.Sprintf(":white_check_mark: Approved by %s %s. Access until %s.", user(r.DecidedBy), date(r.DecidedAt), date(r.EndsAt)) + undeliveredLine(r)
 	case approval.StateDenied:
 		return fmt.Sprintf(":no_entry: Denied by %s %s.", user(r.DecidedBy), date(r.DecidedAt))
 	case approval.StateTimedOut:
@@ -205,7 +205,7 @@ func GrantMessage(r *approval.Request, link *approval.Link, linkErr error, maxSe
 	blocks := []slack.Block{section(":white_check_mark: " + head)}
 	switch {
 	case link != nil:
-		blocks = append(blocks, section(fmt.Sprintf("<%s|Open the AWS console> (this link works for 15 minutes; the session lasts until %s).", link.URL, date(link.SessionEnds))))
+		blocks = append(blocks, consoleLink(*link)...)
 	case linkErr != nil:
 		blocks = append(blocks, section(UserMessage(linkErr)))
 	}
@@ -222,13 +222,6 @@ func GrantMessage(r *approval.Request, link *approval.Link, linkErr error, maxSe
 // ended, and the request it was, with no link and no buttons.
 func endedGrant(r *approval.Request, head string) []slack.Block {
 	return []slack.Block{section(head), section(statusLine(r, 1)), slack.NewContextBlock("", mrkdwn("Request "+r.ID))}
-}
-
-// FreshLink renders the ephemeral reply with a newly minted sign-in link
-// for a folder; FreshObjectLink is the one for an object.
-func FreshLink(r *approval.Request, link approval.Link) string {
-	return fmt.Sprintf("Here is a fresh sign-in link for %s (request %s): <%s|Open the AWS console>. It works for 15 minutes; the session lasts until %s (your access ends %s).",
-		scopeText(r.Scope), r.ID, link.URL, date(link.SessionEnds), date(r.EndsAt))
 }
 
 // Notice renders the DM a requester gets for ev, or "" when ev needs none.
@@ -298,8 +291,10 @@ func Help(example string, def, maxDur time.Duration) string {
 		"`/share-bucket get [s3://]BUCKET/KEY [DURATION] REASON…`: a link to download one file.",
 		"`/share-bucket put [s3://]BUCKET/KEY [DURATION] REASON…`: a link to upload one file to that key, with curl.",
 		"Examples: `" + ObjectExample(example, approval.KindGet) + "`, `" + ObjectExample(example, approval.KindPut) + "`",
-		"`/share-bucket list`: your requests and grants (approvers also see what waits for them).",
+		"`/share-bucket list [PAGE]`: your requests and grants (approvers also see what waits for them, a page at a time).",
 		"`/share-bucket revoke ID`: end a grant or withdraw a request.",
+		"`/share-bucket link ID`: a fresh link for your active grant, shown to you only.",
+		"`/share-bucket extend ID DURATION REASON…`: ask the approvers for more time on your active grant.",
 	}, "\n")
 }
 
@@ -318,18 +313,27 @@ func Submitted(id string, s approval.Scope, d time.Duration) string {
 		id, s.Access, scopeText(s), approval.FormatDuration(d))
 }
 
-// Listing renders /share-bucket list.
+// Listing renders /share-bucket list: the user's own requests and grants
+// (on the first page), then a page of the requests waiting for them.
 func Listing(l approval.Listing) string {
+	if l.Page > 1 {
+		l.Mine = nil // shown on the first page
+	}
 	if len(l.Mine) == 0 && len(l.ToDecide) == 0 {
+		if note := pageNote(l); note != "" {
+			return note
+		}
 		return "You have no pending requests or active grants."
 	}
 	var b strings.Builder
+	active := false
 	line := func(r *approval.Request) {
 		switch r.State {
 		case approval.StateApproved:
-			fmt.Fprintf(&b, "• %s %s %s, active until %s\n", r.ID, scopeText(r.Scope), grantKind(r.Scope), date(r.EndsAt))
+			active = true
+			fmt.Fprintf(&b, "• %s %s %s, active until %s\n", r.ID, listScope(r.Scope), grantKind(r.Scope), date(r.EndsAt))
 		default:
-			fmt.Fprintf(&b, "• %s %s %s for %s, from %s, pending until %s\n", r.ID, scopeText(r.Scope), grantKind(r.Scope),
+			fmt.Fprintf(&b, "• %s %s %s for %s, from %s, pending until %s\n", r.ID, listScope(r.Scope), grantKind(r.Scope),
 				approval.FormatDuration(r.Duration), user(r.Requester), date(r.TimeoutAt))
 		}
 	}
@@ -339,11 +343,17 @@ func Listing(l approval.Listing) string {
 			line(r)
 		}
 	}
+	if active {
+		b.WriteString(linkHint + "\n")
+	}
 	if len(l.ToDecide) > 0 {
 		b.WriteString("*Waiting for approval*\n")
 		for _, r := range l.ToDecide {
 			line(r)
 		}
+	}
+	if note := pageNote(l); note != "" {
+		b.WriteString(note + "\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

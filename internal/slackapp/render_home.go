@@ -35,6 +35,9 @@ func HomeView(l approval.Listing, approver bool, required int, canExtend func(*a
 	if len(decide) == 0 {
 		decide = []slack.Block{section("Nothing waits for your decision.")}
 	}
+	if more := l.Waiting - len(l.ToDecide); more > 0 {
+		decide = append(decide, section(fmt.Sprintf("%d more wait for a decision: `/share-bucket list` pages through them all.", more)))
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain("share-bucket")),
 		slack.NewContextBlock("", mrkdwn("Temporary, approved access to S3. `/share-bucket help` says how to ask.")),

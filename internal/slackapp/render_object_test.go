@@ -189,6 +189,7 @@ func ExampleListing_objects() {
 	// *Your requests and grants*
 	// • K7QX2M4RTA `collab-bucket/myfolder/q3-report.pdf` download one file, active until <!date^1795788060^{date_short_pretty} at {time}|2026-11-27 14:01 UTC>
 	// • AAAAAAAAAA `collab-bucket/myfolder/` write for 2h, from <@UREQ>, pending until <!date^1795809600^{date_short_pretty} at {time}|2026-11-27 20:00 UTC>
+	// Lost your link? `/share-bucket link ID` sends a fresh one that only you see.
 	// *Waiting for approval*
 	// • K7QX2M4RTA `collab-bucket/myfolder/in/delivery.zip` upload one file for 2h, from <@UREQ>, pending until <!date^1795809600^{date_short_pretty} at {time}|2026-11-27 20:00 UTC>
 }

@@ -123,7 +123,8 @@ func ExampleGrantMessage() {
 	// Output:
 	// text: Your access to collab-bucket/myfolder/ was approved
 	// :white_check_mark: Your write access to `collab-bucket/myfolder/` was approved by <@UAPP>. It ends <!date^1795788000^{date_short_pretty} at {time}|2026-11-27 14:00 UTC>.
-	// <https://signin.example/federation?Action=login&SigninToken=tok|Open the AWS console> (this link works for 15 minutes; the session lasts until <!date^1795784400^{date_short_pretty} at {time}|2026-11-27 13:00 UTC>).
+	// Your sign-in link works for 15 minutes; the session lasts until <!date^1795784400^{date_short_pretty} at {time}|2026-11-27 13:00 UTC>:
+	// <https://signin.example/federation?Action=login&SigninToken=tok|Open the AWS console>
 	// (Request K7QX2M4RTA. Need the console again later? Use *Open AWS console* for a fresh link; each session lasts up to 1h.)
 	// [Open AWS console open_console=K7QX2M4RTA] [End access end_access=K7QX2M4RTA]
 }
@@ -382,12 +383,8 @@ func TestEveryMessageNamesRequest(t *testing.T) {
 			check("reminder, "+name, Reminder(approval.Event{Kind: approval.EventReminded, Detail: map[string]string{"waited": "1h"}}, r), nil)
 			check("extension reminder, "+name, Reminder(approval.Event{Kind: approval.EventReminded, Detail: map[string]string{"extension": "1"}}, r), nil)
 			check("extension asked, "+name, ExtensionAsked(r, &r.Extensions[0]), nil)
-			if kind == approval.KindFolder {
-				check("fresh link, "+name, FreshLink(r, *link), nil)
-			} else {
-				text, blocks = FreshObjectLink(r, *link)
-				check("fresh object link, "+name, text, blocks)
-			}
+			text, blocks = FreshLinkMessage(r, *link)
+			check("fresh link, "+name, text, blocks)
 		}
 	}
 }

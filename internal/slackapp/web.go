@@ -256,3 +256,16 @@ func (w *Web) EphemeralBlocks(ctx context.Context, channel, user, text string, b
 		return err
 	})
 }
+
+// RespondBlocks answers through a response_url with blocks, as a message
+// only the user sees; text is the fallback for notifications.
+func (w *Web) RespondBlocks(ctx context.Context, responseURL, text string, blocks []slack.Block) error {
+	if responseURL == "" {
+		return errors.New("response_url: missing")
+	}
+	return w.call(ctx, "response_url", func() error {
+		_, _, err := w.API.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral),
+			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	})
+}

@@ -25,6 +25,9 @@ type Lifecycle interface {
 	Deliver(ctx context.Context, ev approval.Event) error
 	// Changed fires after writes that may bring work forward.
 	Changed() <-chan struct{}
+	// GiveUp settles an event that will not be tried again, err being
+	// its last failure, so what it was for is not left hanging.
+	GiveUp(ctx context.Context, ev approval.Event, err error) error
 }
 
 // Outbox finds due requests and leases undelivered events; an
@@ -243,6 +246,12 @@ func (w *Worker) deliver(ctx context.Context, ev approval.Event) {
 		log.Warn("delivery failed; will retry", zap.Error(err), zap.Int("attempts", ev.Attempts), zap.Time("retry_at", next))
 	} else {
 		log.Error("delivery failed; giving up", zap.Error(err), zap.Int("attempts", ev.Attempts))
+		// The delivery may have used up ctx: settle on a context of its own.
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if gerr := w.Service.GiveUp(gctx, ev, err); gerr != nil {
+			log.Error("record the give-up", zap.Error(gerr))
+		}
+		cancel()
 	}
 	if rerr := w.Outbox.Retry(ctx, ev.Seq, w.Owner, next, err.Error()); rerr != nil {
 		log.Error("release event", zap.Error(rerr))

@@ -28,7 +28,8 @@ import (
 //     is claimable again once its lease has run out; Wake counts only the
 //     oldest undelivered event of each request, at its lease end while it
 //     is leased.
-//   - A zero Filter.Limit or AuditFilter.Limit means no limit.
+//   - A zero Filter.Limit or AuditFilter.Limit means no limit; an Offset
+//     without a Limit skips and returns the rest.
 func TestStore(t *testing.T, open func(t *testing.T) approval.Store) {
 	tests := []struct {
 		name string
@@ -51,6 +52,7 @@ func TestStore(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"Append", testAppend},
 		{"AddMessages", testAddMessages},
 		{"List", testList},
+		{"ListPages", testListPages},
 		{"DueAndWake", testDueAndWake},
 		{"Claim", testClaim},
 		{"ClaimRetry", testClaimRetry},

@@ -43,6 +43,7 @@ func testCreateGet(t *testing.T, s approval.Store) {
 		CutUntil:    at(2*time.Hour + 22*time.Minute),
 		CutError:    "AccessDenied: the bot may not",
 		RemindAt:    at(3 * time.Hour),
+		Undelivered: "invalid_blocks: Slack refused the message's \"layout\"",
 		Extensions: []approval.Extension{
 			{Seq: 1, Duration: time.Hour, Reason: "more\ntime ✓", State: approval.StateApproved, RequestedAt: at(time.Hour),
 				TimeoutAt: at(9 * time.Hour), Approvals: []approval.Approval{{By: "UAPP1", At: at(time.Hour + time.Second)}},

@@ -67,6 +67,8 @@ var requestColumns = []requestColumn{
 	},
 	timestamp("remind_at", func(r *approval.Request) *time.Time { return &r.RemindAt }),
 	{name: "extension_pending", arg: func(r *approval.Request) (any, error) { return r.PendingExtension() != nil, nil }},
+	// 0005_reach
+	text("undelivered", func(r *approval.Request) *string { return &r.Undelivered }),
 }
 
 // text is a TEXT column holding a string field.

@@ -455,21 +455,15 @@ func (s *Store) List(ctx context.Context, f approval.Filter) ([]*approval.Reques
 }
 
 func (s *Store) list(ctx context.Context, f approval.Filter) ([]*approval.Request, error) {
-	var qb query
-	if f.Requester != "" {
-		qb.where("requester = " + qb.arg(f.Requester))
-	}
-	if len(f.States) > 0 {
-		in := make([]string, len(f.States))
-		for i, st := range f.States {
-			in[i] = qb.arg(string(st))
-		}
-		qb.where("state IN (" + strings.Join(in, ", ") + ")")
-	}
-	if f.Undecided {
-		qb.where("(state = " + qb.arg(string(approval.StatePending)) + " OR extension_pending)")
-	}
+	qb := filterQuery(f)
 	q, args := qb.build(selectRequests, "created_at DESC NULLS LAST, id DESC", f.Limit)
+	if f.Offset > 0 {
+		if f.Limit <= 0 {
+			q += " LIMIT " + qb.arg(noLimit(0))
+		}
+		q += " OFFSET " + qb.arg(f.Offset)
+		args = qb.args
+	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -491,6 +485,43 @@ func (s *Store) list(ctx context.Context, f approval.Filter) ([]*approval.Reques
 		return nil, err
 	}
 	return out, nil
+}
+
+// filterQuery is the WHERE of the requests matching f.
+func filterQuery(f approval.Filter) *query {
+	var qb query
+	if f.Requester != "" {
+		qb.where("requester = " + qb.arg(f.Requester))
+	}
+	if f.ExceptRequester != "" {
+		qb.where("requester <> " + qb.arg(f.ExceptRequester))
+	}
+	if len(f.States) > 0 {
+		in := make([]string, len(f.States))
+		for i, st := range f.States {
+			in[i] = qb.arg(string(st))
+		}
+		qb.where("state IN (" + strings.Join(in, ", ") + ")")
+	}
+	if f.Undecided {
+		qb.where("(state = " + qb.arg(string(approval.StatePending)) + " OR extension_pending)")
+	}
+	return &qb
+}
+
+// CountRequests returns how many requests match f, whatever its Limit and
+// Offset. Filtered by state or requester, it counts on an index.
+func (s *Store) CountRequests(ctx context.Context, f approval.Filter) (int, error) {
+	qb := filterQuery(f)
+	q := "SELECT COUNT(*) FROM requests"
+	if len(qb.conds) > 0 {
+		q += " WHERE " + strings.Join(qb.conds, " AND ")
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, q, qb.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count requests: %w", err)
+	}
+	return n, nil
 }
 
 // attachMessages loads the message refs of rs, a few hundred requests per
