@@ -51,6 +51,11 @@ type Store interface {
 	// Retry releases a claimed event for another attempt at at. With at
 	// zero, the event is given up and marked done with lastErr.
 	Retry(ctx context.Context, seq int64, owner string, at time.Time, lastErr string) error
+	// Defer releases a claimed event until at without counting the
+	// attempt: its delivery did not fail but found its channel busy (paced
+	// or rate limited) and comes back for its turn. It returns ErrConflict
+	// if the event is not leased to owner.
+	Defer(ctx context.Context, seq int64, owner string, at time.Time) error
 
 	// Audit returns events matching f in order.
 	Audit(ctx context.Context, f AuditFilter) ([]Event, error)

@@ -211,6 +211,36 @@ func testClaimRetry(t *testing.T, s approval.Store) {
 	}
 }
 
+// testClaimDefer defers a claimed notice: it comes back at the time given,
+// still before the request's later notices, and the attempt does not
+// count.
+func testClaimDefer(t *testing.T, s approval.Store) {
+	ctx := t.Context()
+	r, first := setupNotice(t, s, "defer", T0)
+	second := appendNotice(t, s, r, approval.EventWarned, T0)
+	now := T0.Add(time.Minute)
+
+	checkClaim(t, s, "A", now, 10, attempt(first, 1))
+	if err := s.Defer(ctx, first.Seq, "B", now.Add(time.Minute)); !errors.Is(err, approval.ErrConflict) {
+		t.Errorf("Defer by another owner = %v; want ErrConflict", err)
+	}
+	if err := s.Defer(ctx, first.Seq, "A", now.Add(30*time.Second)); err != nil {
+		t.Fatalf("Defer: %v", err)
+	}
+	if err := s.Delivered(ctx, first.Seq, "A", now); err == nil {
+		t.Error("Delivered after Defer released the event succeeded; want an error")
+	}
+	checkWakeAt(t, s, "deferred notice", now.Add(30*time.Second))
+	checkClaim(t, s, "B", now.Add(30*time.Second-time.Millisecond), 10)
+	// Claimed again: still the first attempt, and the next notice waits.
+	checkClaim(t, s, "B", now.Add(30*time.Second), 10, attempt(first, 1))
+	mustDeliver(t, s, first, "B", now.Add(30*time.Second))
+	if err := s.Defer(ctx, first.Seq, "B", now.Add(time.Hour)); !errors.Is(err, approval.ErrConflict) {
+		t.Errorf("Defer of a delivered event = %v; want ErrConflict", err)
+	}
+	checkClaim(t, s, "C", now.Add(time.Minute), 10, attempt(second, 1))
+}
+
 func testWakeEvents(t *testing.T, s approval.Store) {
 	ctx := t.Context()
 	r, first := setupNotice(t, s, "wake", T0.Add(5*time.Minute))

@@ -26,6 +26,7 @@ type statements struct {
 	delivered     *sql.Stmt
 	retry         *sql.Stmt
 	giveUp        *sql.Stmt
+	deferEvent    *sql.Stmt
 	releaseLeases *sql.Stmt
 }
 
@@ -86,6 +87,9 @@ func (st *statements) list(d Dialect) []struct {
 		{&st.retry, `UPDATE events SET next_attempt_at = $3, last_error = $4, lease_owner = NULL, lease_until = NULL
 			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
 		{&st.giveUp, `UPDATE events SET delivered_at = $3, last_error = $4, lease_until = NULL
+			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
+		// Claim counted an attempt that Defer takes back.
+		{&st.deferEvent, `UPDATE events SET next_attempt_at = $3, attempts = attempts - 1, lease_owner = NULL, lease_until = NULL
 			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
 		{&st.releaseLeases, `UPDATE events SET lease_owner = NULL, lease_until = NULL
 			WHERE delivered_at IS NULL AND lease_owner IS NOT NULL`},

@@ -627,6 +627,14 @@ func (s *Store) Retry(ctx context.Context, seq int64, owner string, at time.Time
 	return s.release(ctx, "retry", seq, owner, s.st.retry, seq, owner, at.UnixMilli(), lastErr)
 }
 
+// Defer releases event seq, leased to owner, until at without counting
+// the attempt Claim counted: the delivery found its channel busy and comes
+// back for its turn. The last error stays as it was. It returns an error
+// wrapping approval.ErrConflict if the event is not leased to owner.
+func (s *Store) Defer(ctx context.Context, seq int64, owner string, at time.Time) error {
+	return s.release(ctx, "defer", seq, owner, s.st.deferEvent, seq, owner, at.UnixMilli())
+}
+
 func (s *Store) release(ctx context.Context, op string, seq int64, owner string, stmt *sql.Stmt, args ...any) error {
 	res, err := stmt.ExecContext(ctx, args...)
 	if err != nil {
