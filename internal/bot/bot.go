@@ -49,6 +49,9 @@ type Parts struct {
 	Metrics *metrics.Metrics
 	// Owner names this process in event leases.
 	Owner string
+	// Changes, if set, fires when another replica wrote work to the
+	// shared store (see worker.Worker.Changes).
+	Changes <-chan struct{}
 }
 
 // Bot is share-bucket, wired.
@@ -84,15 +87,19 @@ func New(cfg Config, p Parts) *Bot {
 		Service: svc, Web: web, Log: p.Log, Metrics: p.Metrics,
 		DefaultDuration: cfg.DefaultDuration, Example: cfg.Example,
 	}
+	w := &worker.Worker{
+		Service: svc, Outbox: p.Store, Clock: p.Clock, Log: p.Log, Metrics: p.Metrics, Owner: p.Owner, Changes: p.Changes,
+	}
+	// Slack waits (pacing, 429s) go through the worker, so a delivery
+	// waiting its channel's turn lets other channels' notices go.
+	web.Wait = w.Wait
 	return &Bot{
 		Service:  svc,
 		Web:      web,
 		Notifier: notifier,
 		App:      app,
 		Socket:   &slackapp.Socket{Client: socketmode.New(p.Slack, p.SocketOptions...), App: app, Log: p.Log, Metrics: p.Metrics},
-		Worker: &worker.Worker{
-			Service: svc, Outbox: p.Store, Clock: p.Clock, Log: p.Log, Metrics: p.Metrics, Owner: p.Owner,
-		},
+		Worker:   w,
 	}
 }
 

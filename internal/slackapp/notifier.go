@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -30,8 +31,15 @@ var _ approval.Notifier = (*Notifier)(nil)
 // Notify implements approval.Notifier. Idempotent steps (updates) run
 // before the one that is not (a new DM), so a retry after a failure does
 // not post twice.
+//
+// A post that Web.Wait defers (its channel's turn is far off) fails Notify
+// with that error, and keeps its turn for the event's next attempt: what
+// went out stays out, as with any failure.
 func (n *Notifier) Notify(ctx context.Context, notice approval.Notice) error {
 	r, ev := notice.Request, notice.Event
+	if ev.Seq != 0 {
+		ctx = withPostKey(ctx, strconv.FormatInt(ev.Seq, 10))
+	}
 	var errs []error
 	if ev.Kind == approval.EventRequested {
 		errs = append(errs, n.announce(ctx, notice))
