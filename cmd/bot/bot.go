@@ -63,6 +63,17 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.store = store
 	defer store.Close()
+	listener, err := storeListener(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	var changes <-chan struct{}
+	if listener != nil {
+		changes = listener.C()
+		listener.OnError = func(err error) {
+			m.Log.Warn("listening for other replicas' writes failed; connecting again", zap.Error(err))
+		}
+	}
 
 	awsCfg, err := loadAWS(ctx)
 	if err != nil {
@@ -82,7 +93,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Example:         example(cfg),
 	}, bot.Parts{
 		Store: store, Issuer: issuer, Slack: api,
-		Clock: m.Clock, Log: m.Log, Metrics: m.Metrics, Owner: owner(),
+		Clock: m.Clock, Log: m.Log, Metrics: m.Metrics, Owner: owner(), Changes: changes,
 	})
 	m.Metrics.Gauge("sharebucket_grants_active", "Grants approved and not yet ended.", m.countActive)
 	srv := &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -93,6 +104,9 @@ func (m *Main) Run(ctx context.Context) error {
 		zap.String("version", versionString()))
 
 	g, gctx := errgroup.WithContext(ctx)
+	if listener != nil {
+		g.Go(func() error { return listener.Run(gctx) })
+	}
 	g.Go(func() error {
 		err := m.bot.Run(gctx)
 		if ctx.Err() != nil {

@@ -34,6 +34,16 @@ type Dialect struct {
 	// IsUniqueViolation reports whether err is the driver's unique-key
 	// violation.
 	IsUniqueViolation func(err error) bool
+	// Notify, if set, tells the other processes sharing the database that
+	// work may have come forward, so they look at once instead of at their
+	// next planned wake: a PostgreSQL pg_notify, which pgstore's Listener
+	// hears. The Store runs it in each transaction that writes requests or
+	// events (Create, Update, Append), and with each write that releases
+	// or finishes a claimed event (Delivered, Retry, Defer, ReleaseLeases:
+	// the next event of a request becomes claimable), so the notification
+	// goes out when the write commits, and not at all if it rolls back.
+	// Empty on SQLite, where one process owns the database.
+	Notify string
 }
 
 // templates are the {{Name}} placeholders migrations may use and what d

@@ -168,6 +168,9 @@ func (s *Store) create(ctx context.Context, r *approval.Request, events []approv
 	if _, err := s.insertEvents(ctx, tx, r.ID, events); err != nil {
 		return err
 	}
+	if err := s.notify(ctx, tx); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
@@ -289,7 +292,50 @@ func (s *Store) write(ctx context.Context, cur, next *approval.Request, events [
 	if err != nil {
 		return nil, err
 	}
+	if err := s.notify(ctx, tx); err != nil {
+		return nil, err
+	}
 	return written, tx.Commit()
+}
+
+// notify runs the dialect's Notify statement, if any, in tx.
+func (s *Store) notify(ctx context.Context, tx *sql.Tx) error {
+	if s.d.Notify == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.d.Notify); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// execNotify runs stmt and, if it changed a row, the dialect's Notify
+// statement, in one transaction when there is one to run.
+func (s *Store) execNotify(ctx context.Context, stmt *sql.Stmt, args ...any) (int64, error) {
+	if s.d.Notify == "" {
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return n, err
+	}
+	if err := s.notify(ctx, tx); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -397,6 +443,9 @@ func (s *Store) append(ctx context.Context, events []approval.Event) error {
 		}
 	}
 	if _, err := s.insertEvents(ctx, tx, "", events); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -636,11 +685,7 @@ func (s *Store) Defer(ctx context.Context, seq int64, owner string, at time.Time
 }
 
 func (s *Store) release(ctx context.Context, op string, seq int64, owner string, stmt *sql.Stmt, args ...any) error {
-	res, err := stmt.ExecContext(ctx, args...)
-	if err != nil {
-		return fmt.Errorf("%s event %d: %w", op, seq, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.execNotify(ctx, stmt, args...)
 	if err != nil {
 		return fmt.Errorf("%s event %d: %w", op, seq, err)
 	}
@@ -655,11 +700,7 @@ func (s *Store) release(ctx context.Context, op string, seq int64, owner string,
 // other process is delivering from the store, such as when a single
 // replica starts: the leases are then left by a process that died.
 func (s *Store) ReleaseLeases(ctx context.Context) (int64, error) {
-	res, err := s.st.releaseLeases.ExecContext(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("release leases: %w", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.execNotify(ctx, s.st.releaseLeases)
 	if err != nil {
 		return 0, fmt.Errorf("release leases: %w", err)
 	}
