@@ -275,9 +275,14 @@ func (w *Worker) fireDue(ctx context.Context) bool {
 
 // dispatch claims as many events as there are free slots and delivers them
 // in the background. It reports whether it filled every slot.
+//
+// It claims two or more at a time (unless Concurrency is 1): a claim of
+// several includes the latest due event besides the oldest (see
+// approval.Store.Claim), so a notice that just came due is taken at once
+// even behind a backlog. A single free slot waits for a second.
 func (w *Worker) dispatch(ctx context.Context) bool {
 	free := cap(w.slots) - len(w.slots)
-	if free == 0 {
+	if free == 0 || free < min(2, cap(w.slots)) {
 		return false
 	}
 	evs, err := w.Outbox.Claim(ctx, w.Owner, w.Clock.Now(), w.Lease, free)

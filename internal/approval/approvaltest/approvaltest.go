@@ -55,6 +55,7 @@ func TestStore(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"Claim", testClaim},
 		{"ClaimRetry", testClaimRetry},
 		{"ClaimDefer", testClaimDefer},
+		{"ClaimLatest", testClaimLatest},
 		{"WakeEvents", testWakeEvents},
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Audit", testAudit},

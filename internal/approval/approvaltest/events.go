@@ -211,6 +211,24 @@ func testClaimRetry(t *testing.T, s approval.Store) {
 	}
 }
 
+// testClaimLatest has a backlog of notices due one minute apart: a claim
+// of several takes the oldest and the latest due, so a notice that just
+// came due does not wait behind the backlog; a claim of one takes the
+// oldest.
+func testClaimLatest(t *testing.T, s approval.Store) {
+	var evs []approval.Event
+	for i := range 6 {
+		_, ev := setupNotice(t, s, fmt.Sprintf("latest-%d", i), T0.Add(time.Duration(i)*time.Minute))
+		evs = append(evs, ev)
+	}
+	now := T0.Add(10 * time.Minute)
+	checkClaim(t, s, "A", now, 1, attempt(evs[0], 1))
+	checkClaim(t, s, "A", now, 3, attempt(evs[1], 1), attempt(evs[2], 1), attempt(evs[5], 1))
+	// Not yet due: the latest due is the one before it.
+	checkClaim(t, s, "A", T0.Add(4*time.Minute), 2, attempt(evs[3], 1), attempt(evs[4], 1))
+	checkClaim(t, s, "B", T0.Add(4*time.Minute+30*time.Second), 2)
+}
+
 // testClaimDefer defers a claimed notice: it comes back at the time given,
 // still before the request's later notices, and the attempt does not
 // count.

@@ -631,10 +631,14 @@ func (s *Store) Wake(ctx context.Context) (time.Time, bool, error) {
 
 // Claim leases to owner until now+lease up to limit undelivered events
 // that are due at now and not leased to anyone (or whose lease has run
-// out), earliest due first, and counts the attempt. Only the oldest undelivered
-// event of a request is claimable, so notices about a request go out in
-// order. Concurrent claimers, on any replica, never get the same event. A
-// limit of zero or less means no limit.
+// out), earliest due first, and counts the attempt. With a limit of 2 or
+// more, one of them is the latest due instead, so that a notice that has
+// just come due (a decision, a warning) is taken at once however long the
+// backlog ahead of it, while the backlog still goes oldest first. Only the
+// oldest undelivered event of a request is claimable, so notices about a
+// request go out in order. Concurrent claimers, on any replica, never get
+// the same event. A limit of zero or less means no limit. The events come
+// back in Seq order.
 func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]approval.Event, error) {
 	events, err := s.claim(ctx, owner, now, lease, limit)
 	if err != nil {
