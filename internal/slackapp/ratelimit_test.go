@@ -62,6 +62,9 @@ func seenAt(t *testing.T, h *harness, match func(fakeslack.Message) bool) time.T
 func TestRateLimitedPost(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	// Turns 100 ms apart (the harness paces at 1 ms), so that the order of
+	// posts is the order of their turns, not of goroutines waking.
+	h.socket.App.Web.PostInterval = 100 * time.Millisecond
 	_, msg0 := h.request(requester, goodCmd)
 	h.settle()
 	h.slack.FailNext("chat.postMessage", fakeslack.Fault{Status: 429, RetryAfter: 1, Channel: channel})

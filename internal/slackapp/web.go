@@ -54,11 +54,26 @@ type Web struct {
 	// the first call.
 	Wait func(ctx context.Context, d time.Duration) error
 
-	mu     sync.Mutex
-	next   map[string]time.Time // channel -> earliest next post
-	paused map[string]time.Time // method -> end of a 429's Retry-After
-	kept   map[keptTurn]time.Time
-	dms    map[string]string // user -> DM channel
+	mu       sync.Mutex
+	channels map[string]*schedule // channel -> its posts' schedule
+	paused   map[string]time.Time // method -> end of a 429's Retry-After
+	kept     map[keptTurn]turn
+	dms      map[string]string // user -> DM channel
+}
+
+// schedule is one channel's posting schedule.
+type schedule struct {
+	next   time.Time // earliest free turn
+	paused time.Time // end of the latest 429's Retry-After
+	// shift is how far pauses have moved the schedule so far: a turn
+	// taken when it was s is due shift-s later.
+	shift time.Duration
+}
+
+// turn is a post's place in its channel's schedule.
+type turn struct {
+	at    time.Time
+	shift time.Duration // the schedule's shift when at was set
 }
 
 // keptTurn names a post's turn kept for when it comes back.
@@ -136,29 +151,45 @@ func (w *Web) pauseMethod(method string, d time.Duration) {
 	}
 }
 
-// pauseChannel holds back posts to channel for d: it moves the channel's
-// schedule, the turns kept and those to come, d later, keeping their
-// spacing, so they do not all come due at once when the pause ends. The
-// post that was refused takes the first turn after the pause if nothing
-// was queued.
+// pauseChannel holds back posts to channel for d: the pause moves the
+// channel's schedule (turns taken, kept, and to come) later by as much as
+// it extends the pause already running, keeping their spacing, so they do
+// not all come due at once when it ends, and posts waiting their turn find
+// theirs moved when they wake (see pace).
 func (w *Web) pauseChannel(channel string, d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.next == nil {
-		w.next = make(map[string]time.Time)
-		w.kept = make(map[keptTurn]time.Time)
-	}
+	c := w.schedule(channel)
 	now := time.Now()
-	if n := w.next[channel]; n.After(now) {
-		w.next[channel] = n.Add(d)
+	until := now.Add(d)
+	from := now
+	if c.paused.After(now) {
+		from = c.paused
+	}
+	if !until.After(from) {
+		return // within the pause already running
+	}
+	c.paused = until
+	c.shift += until.Sub(from)
+	if c.next.After(now) {
+		c.next = c.next.Add(until.Sub(from))
 	} else {
-		w.next[channel] = now.Add(d)
+		c.next = until
 	}
-	for k, t := range w.kept {
-		if k.channel == channel {
-			w.kept[k] = t.Add(d)
-		}
+}
+
+// schedule returns channel's schedule. The caller holds w.mu.
+func (w *Web) schedule(channel string) *schedule {
+	if w.channels == nil {
+		w.channels = make(map[string]*schedule)
+		w.kept = make(map[keptTurn]turn)
 	}
+	c := w.channels[channel]
+	if c == nil {
+		c = &schedule{}
+		w.channels[channel] = c
+	}
+	return c
 }
 
 // await waits until method is no longer paused.
@@ -214,59 +245,76 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// pace waits for channel's next posting slot, which it takes: the turn
+// pace waits for channel's next posting turn, which it takes: the turn
 // kept for ctx's post key if there is one, else the next free one. A post
 // that does not wait (Wait returned an error) keeps its turn, if it has a
-// key, for when it comes back.
+// key, for when it comes back. A turn that a 429 moved while the post
+// waited is waited for again.
 func (w *Web) pace(ctx context.Context, channel string) error {
 	interval := w.PostInterval
 	if interval == 0 {
 		interval = time.Second
 	}
 	key, _ := ctx.Value(postKeyType{}).(string)
-	turn := keptTurn{channel, key}
+	kt := keptTurn{channel, key}
 	w.mu.Lock()
-	if w.next == nil {
-		w.next = make(map[string]time.Time)
-		w.kept = make(map[keptTurn]time.Time)
-	}
+	c := w.schedule(channel)
 	now := time.Now()
-	slot, kept := w.kept[turn]
+	t, kept := w.kept[kt]
 	if kept && key != "" {
-		delete(w.kept, turn)
+		delete(w.kept, kt)
 	} else {
-		slot = now
-		if n := w.next[channel]; n.After(now) {
-			slot = n
+		t = turn{at: now, shift: c.shift}
+		if c.next.After(t.at) {
+			t.at = c.next
 		}
-		w.next[channel] = slot.Add(interval)
+		if c.paused.After(t.at) {
+			t.at = c.paused
+		}
+		c.next = t.at.Add(interval)
 	}
-	// Forget channels that have been quiet, and turns long past (their
-	// posts came back elsewhere, or never), so the maps stay small.
-	if len(w.next) > 1000 || len(w.kept) > 1000 {
-		for c, t := range w.next {
-			if t.Before(now) {
-				delete(w.next, c)
-			}
-		}
-		for k, t := range w.kept {
-			if t.Before(now.Add(-time.Minute)) {
-				delete(w.kept, k)
-			}
-		}
-	}
+	w.forget(now)
 	w.mu.Unlock()
-	d := slot.Sub(now)
-	if d <= 0 {
-		return nil
-	}
-	err := w.wait(ctx, d)
-	if err != nil && key != "" && ctx.Err() == nil {
+	for {
 		w.mu.Lock()
-		w.kept[turn] = slot
+		c := w.schedule(channel)
+		t.at, t.shift = t.at.Add(c.shift-t.shift), c.shift
 		w.mu.Unlock()
+		d := time.Until(t.at)
+		if d <= 0 {
+			return nil
+		}
+		if err := w.wait(ctx, d); err != nil {
+			if key != "" && ctx.Err() == nil {
+				w.mu.Lock()
+				w.kept[kt] = t
+				w.mu.Unlock()
+			}
+			return err
+		}
 	}
-	return err
+}
+
+// forget drops schedules of channels quiet for a while and turns long
+// past (their posts came back elsewhere, or never), so the maps stay
+// small. The caller holds w.mu.
+func (w *Web) forget(now time.Time) {
+	if len(w.channels) <= 1000 && len(w.kept) <= 1000 {
+		return
+	}
+	keeping := make(map[string]bool)
+	for k, t := range w.kept {
+		if t.at.Before(now.Add(-time.Minute)) {
+			delete(w.kept, k)
+		} else {
+			keeping[k.channel] = true
+		}
+	}
+	for ch, c := range w.channels {
+		if c.next.Before(now) && c.paused.Before(now) && !keeping[ch] {
+			delete(w.channels, ch)
+		}
+	}
 }
 
 // Post sends a message to channel and returns the channel it landed in and
