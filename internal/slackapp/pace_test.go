@@ -2,10 +2,12 @@ package slackapp_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack"
 	"go.uber.org/zap"
 
@@ -87,5 +89,41 @@ func TestPauseMovesSchedule(t *testing.T) {
 	}
 	if last := posts[n-1].Sub(start); last > 600*time.Millisecond+n*100*time.Millisecond+500*time.Millisecond {
 		t.Errorf("the last post went out %v after the start; the pause moved the schedule more than once", last)
+	}
+}
+
+// TestWaitDecidesTheWait: pacing waits go through Web.Wait, which may give
+// the post up for now; the post then fails with Wait's error, keeps its
+// turn for its key, and counts as no Slack error.
+func TestWaitDecidesTheWait(t *testing.T) {
+	t.Parallel()
+	api := &recordingAPI{}
+	m := metrics.New()
+	w := slackapp.NewWeb(api, zap.NewNop(), m)
+	w.PostInterval = time.Hour
+	errLater := errors.New("later")
+	var waits []time.Duration
+	w.Wait = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return errLater
+	}
+	ctx := context.Background()
+	if _, _, err := w.Post(ctx, "C1", "first", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Post(ctx, "C1", "second", nil); !errors.Is(err, errLater) {
+		t.Fatalf("post whose turn is an hour off = %v; want Wait's error", err)
+	}
+	if len(waits) != 1 || waits[0] < 59*time.Minute {
+		t.Errorf("Wait asked for %v; want one wait of about an hour", waits)
+	}
+	series := make(chan prometheus.Metric, 10)
+	m.SlackErrors.Collect(series)
+	close(series)
+	if n := len(series); n != 0 {
+		t.Errorf("%d Slack error series after a deferred post; want none", n)
+	}
+	if n := len(api.all()); n != 1 {
+		t.Errorf("%d posts sent; want 1", n)
 	}
 }

@@ -116,6 +116,9 @@ func (w *Web) call(ctx context.Context, method, channel string, fn func() error)
 		if err == nil {
 			return nil
 		}
+		if we, ok := err.(waitError); ok {
+			return fmt.Errorf("%s: %w", method, we.err)
+		}
 		rl, ok := errors.AsType[*slack.RateLimitedError](err)
 		if !ok {
 			if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
@@ -138,6 +141,12 @@ func (w *Web) call(ctx context.Context, method, channel string, fn func() error)
 			zap.Duration("retry_after", wait), zap.Int("attempt", attempt+1))
 	}
 }
+
+// waitError is an error from waiting for a turn (a deferral, or the
+// context ending), not from Slack: it counts in no Slack error metric.
+type waitError struct{ err error }
+
+func (e waitError) Error() string { return e.err.Error() }
 
 // pauseMethod holds back calls of method for d.
 func (w *Web) pauseMethod(method string, d time.Duration) {
@@ -323,7 +332,7 @@ func (w *Web) Post(ctx context.Context, channel, text string, blocks []slack.Blo
 	var ch, ts string
 	err := w.call(ctx, "chat.postMessage", channel, func() error {
 		if err := w.pace(ctx, channel); err != nil {
-			return err
+			return waitError{err}
 		}
 		var err error
 		ch, ts, err = w.API.PostMessageContext(ctx, channel, msgOptions(text, blocks)...)
