@@ -142,6 +142,7 @@ func (s *Socket) Run(ctx context.Context) error {
 				watchdog.Stop()
 			case socketmode.EventTypeHello:
 				s.failures.Store(0)
+				s.retryAfter.Store(0)
 			case socketmode.EventTypeConnectionError:
 				watchdog.Stop()
 				ce, _ := ev.Data.(*slack.ConnectionErrorEvent)
