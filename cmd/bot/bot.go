@@ -64,6 +64,17 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.store = store
 	defer store.Close()
+	listener, err := storeListener(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	var changes <-chan struct{}
+	if listener != nil {
+		changes = listener.C()
+		listener.OnError = func(err error) {
+			m.Log.Warn("listening for other replicas' writes failed; connecting again", zap.Error(err))
+		}
+	}
 
 	awsCfg, err := loadAWS(ctx)
 	if err != nil {
@@ -92,7 +103,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Example:         example(cfg),
 	}, bot.Parts{
 		Store: store, Issuer: issuer, Cutter: cutter, Slack: api,
-		Clock: m.Clock, Log: m.Log, Metrics: m.Metrics, Owner: owner(),
+		Clock: m.Clock, Log: m.Log, Metrics: m.Metrics, Owner: owner(), Changes: changes,
 	})
 	m.Metrics.Gauge("sharebucket_grants_active", "Grants approved and not yet ended.", m.countActive)
 	srv := &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -115,6 +126,9 @@ func (m *Main) Run(ctx context.Context) error {
 			_, _ = cutter.Sync(sctx)
 			return nil
 		})
+	}
+	if listener != nil {
+		g.Go(func() error { return listener.Run(gctx) })
 	}
 	g.Go(func() error {
 		err := m.bot.Run(gctx)

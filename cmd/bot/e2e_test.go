@@ -141,17 +141,25 @@ type world struct {
 
 func newWorld(t *testing.T, env ...string) *world {
 	t.Helper()
+	return newWorldWith(t, nil, env...)
+}
+
+// newWorldWith is newWorld with more options for the fake Slack.
+func newWorldWith(t *testing.T, slackOpts []fakeslack.Option, env ...string) *world {
+	t.Helper()
 	setup(t)
+	opts := append([]fakeslack.Option{
+		fakeslack.WithUsers(requester, approver1, approver2, stranger),
+		fakeslack.WithChannels(channel),
+		fakeslack.WithPingInterval(2 * time.Second),
+		fakeslack.WithLogf(func(string, ...any) {}),
+	}, slackOpts...)
 	w := &world{
-		t: t,
-		slack: fakeslack.New(t,
-			fakeslack.WithUsers(requester, approver1, approver2, stranger),
-			fakeslack.WithChannels(channel),
-			fakeslack.WithPingInterval(2*time.Second),
-			fakeslack.WithLogf(func(string, ...any) {})),
-		fed: fedtest.New(t),
-		iam: iamtest.New(t),
-		dir: t.TempDir(),
+		t:     t,
+		slack: fakeslack.New(t, opts...),
+		fed:   fedtest.New(t),
+		iam:   iamtest.New(t),
+		dir:   t.TempDir(),
 	}
 	w.iam.CreateRole("/", roleName)
 	w.env = map[string]string{

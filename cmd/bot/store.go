@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -57,4 +58,20 @@ func openStore(ctx context.Context, databaseURL string) (*sqlstore.Store, error)
 		}
 		return s, nil
 	}
+}
+
+// storeListener returns a listener for the other replicas' writes when
+// DATABASE_URL names PostgreSQL, or nil: a SQLite store serves one
+// process, whose own writes wake its worker.
+func storeListener(databaseURL string) (*pgstore.Listener, error) {
+	kind, addr, err := storeKind(databaseURL)
+	if err != nil || kind != "postgres" {
+		return nil, err
+	}
+	l, err := pgstore.NewListener(addr)
+	if err != nil {
+		// Not err: it could repeat the URL, password and all.
+		return nil, errors.New("DATABASE_URL: cannot parse the PostgreSQL URL")
+	}
+	return l, nil
 }

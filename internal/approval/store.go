@@ -46,14 +46,21 @@ type Store interface {
 	Wake(ctx context.Context) (at time.Time, ok bool, err error)
 
 	// Claim leases up to limit undelivered events that are due at now to
-	// owner until now+lease. Per request, only the oldest undelivered event
-	// is claimable, so notices go out in order.
+	// owner until now+lease, earliest due first but, with a limit of 2 or
+	// more, one of them the latest due, so a notice that just came due is
+	// not held back by a backlog. Per request, only the oldest undelivered
+	// event is claimable, so notices go out in order.
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Event, error)
 	// Delivered marks a claimed event as done.
 	Delivered(ctx context.Context, seq int64, owner string, now time.Time) error
 	// Retry releases a claimed event for another attempt at at. With at
 	// zero, the event is given up and marked done with lastErr.
 	Retry(ctx context.Context, seq int64, owner string, at time.Time, lastErr string) error
+	// Defer releases a claimed event until at without counting the
+	// attempt: its delivery did not fail but found its channel busy (paced
+	// or rate limited) and comes back for its turn. It returns ErrConflict
+	// if the event is not leased to owner.
+	Defer(ctx context.Context, seq int64, owner string, at time.Time) error
 
 	// Audit returns events matching f in order.
 	Audit(ctx context.Context, f AuditFilter) ([]Event, error)

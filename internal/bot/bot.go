@@ -55,6 +55,9 @@ type Parts struct {
 	Metrics *metrics.Metrics
 	// Owner names this process in event leases.
 	Owner string
+	// Changes, if set, fires when another replica wrote work to the
+	// shared store (see worker.Worker.Changes).
+	Changes <-chan struct{}
 }
 
 // Bot is share-bucket, wired.
@@ -97,6 +100,12 @@ func New(cfg Config, p Parts) *Bot {
 	}
 	app.Homes = &slackapp.Homes{App: app}
 	notifier.Homes = app.Homes
+	w := &worker.Worker{
+		Service: svc, Outbox: p.Store, Clock: p.Clock, Log: p.Log, Metrics: p.Metrics, Owner: p.Owner, Changes: p.Changes,
+	}
+	// Slack waits (pacing, 429s) go through the worker, so a delivery
+	// waiting its channel's turn lets other channels' notices go.
+	web.Wait = w.Wait
 	return &Bot{
 		Approvers: approvers,
 		Service:   svc,
@@ -104,9 +113,7 @@ func New(cfg Config, p Parts) *Bot {
 		Notifier:  notifier,
 		App:       app,
 		Socket:    &slackapp.Socket{Client: socketmode.New(p.Slack, p.SocketOptions...), App: app, Log: p.Log, Metrics: p.Metrics},
-		Worker: &worker.Worker{
-			Service: svc, Outbox: p.Store, Clock: p.Clock, Log: p.Log, Metrics: p.Metrics, Owner: p.Owner,
-		},
+		Worker:    w,
 	}
 }
 

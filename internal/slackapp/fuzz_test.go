@@ -758,6 +758,7 @@ func (s *memStore) Claim(context.Context, string, time.Time, time.Duration, int)
 }
 func (s *memStore) Delivered(context.Context, int64, string, time.Time) error     { return nil }
 func (s *memStore) Retry(context.Context, int64, string, time.Time, string) error { return nil }
+func (s *memStore) Defer(context.Context, int64, string, time.Time) error         { return nil }
 func (s *memStore) Audit(context.Context, approval.AuditFilter) ([]approval.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -134,7 +134,7 @@ func (h *Homes) publish(ctx context.Context, user string) {
 
 // PublishHome publishes view as user's App Home.
 func (w *Web) PublishHome(ctx context.Context, user string, view slack.HomeTabViewRequest) error {
-	return w.call(ctx, "views.publish", func() error {
+	return w.call(ctx, "views.publish", "", func() error {
 		_, err := w.API.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})
 		return err
 	})

@@ -42,9 +42,18 @@ var _ approval.Notifier = (*Notifier)(nil)
 // Notify implements approval.Notifier. Idempotent steps (updates) run
 // before the one that is not (a new DM), so a retry after a failure does
 // not post twice.
+//
+// A post that Web.Wait defers (its channel's turn is far off) fails Notify
+// with that error, and keeps its turn for the event's next attempt: what
+// went out stays out, as with any failure.
 func (n *Notifier) Notify(ctx context.Context, notice approval.Notice) error {
 	r, ev := notice.Request, notice.Event
 	defer n.touchHomes(notice)
+	// Posts carry the event's sequence, so a post deferred for its
+	// channel's turn keeps that turn when the event comes back.
+	if ev.Seq != 0 {
+		ctx = withPostKey(ctx, strconv.FormatInt(ev.Seq, 10))
+	}
 	// Not idempotent, so first: a retry after a later failure does not
 	// carry the cut-off again (the deny list is then already written).
 	if !notice.Cutoff.IsZero() {

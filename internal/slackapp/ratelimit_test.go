@@ -55,31 +55,48 @@ func seenAt(t *testing.T, h *harness, match func(fakeslack.Message) bool) time.T
 	return time.Now()
 }
 
+// TestRateLimitedPost: a 429 on a post pauses that channel for its
+// Retry-After and nothing else. A request made meanwhile waits behind the
+// refused one, and both go out in order once the pause is over; a DM to
+// someone else goes out at once.
 func TestRateLimitedPost(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.slack.FailNext("chat.postMessage", fakeslack.Fault{Status: 429, RetryAfter: 1})
+	// Turns 100 ms apart (the harness paces at 1 ms), so that the order of
+	// posts is the order of their turns, not of goroutines waking.
+	h.socket.App.Web.PostInterval = 100 * time.Millisecond
+	_, msg0 := h.request(requester, goodCmd)
+	h.settle()
+	h.slack.FailNext("chat.postMessage", fakeslack.Fault{Status: 429, RetryAfter: 1, Channel: channel})
 	start := time.Now()
-	id1 := idOf(t, quickCommand(t, h, requester, goodCmd))
+	id1 := idOf(t, quickCommand(t, h, approver2, goodCmd))
 	h.eventually("the first post refused", func() bool { return h.slack.RateLimited("chat.postMessage") == 1 })
 
-	// While that post waits, other requests are acked and posted.
-	id2 := idOf(t, quickCommand(t, h, approver2, goodCmd))
-	m2 := h.waitMessage(func(m fakeslack.Message) bool { return m.Channel == channel && strings.Contains(m.Text, id2) })
-	if time.Since(start) > 900*time.Millisecond {
-		t.Errorf("the second request was posted only after %v: it waited behind the rate-limited one", time.Since(start))
+	// While the approval channel waits, a decision DMs its requester.
+	id2 := idOf(t, quickCommand(t, h, stranger, goodCmd))
+	h.click(approver1, msg0, "approve")
+	dm := seenAt(t, h, func(m fakeslack.Message) bool {
+		return m.Channel == fakeslack.DMOf(requester) && strings.Contains(m.AllText(), "was approved by <@UAPP1>")
+	})
+	if d := dm.Sub(start); d > 900*time.Millisecond {
+		t.Errorf("the grant DM came %v after the 429: it waited behind the rate-limited channel", d)
 	}
 	at := seenAt(t, h, func(m fakeslack.Message) bool { return m.Channel == channel && strings.Contains(m.Text, id1) })
 	if d := at.Sub(start); d < time.Second || d > 3*time.Second {
 		t.Errorf("rate-limited message posted after %v; want Retry-After (1s) or a little more", d)
 	}
+	at2 := seenAt(t, h, func(m fakeslack.Message) bool { return m.Channel == channel && strings.Contains(m.Text, id2) })
+	if d := at2.Sub(start); d < time.Second {
+		t.Errorf("a post to the paused channel went out after %v, within the Retry-After", d)
+	}
 	m1, _ := h.slack.WaitMessage(h.ctx(), func(m fakeslack.Message) bool { return strings.Contains(m.Text, id1) })
-	if m1.TS <= m2.TS {
-		t.Errorf("rate-limited message %s posted before the later one %s", m1.TS, m2.TS)
+	m2, _ := h.slack.WaitMessage(h.ctx(), func(m fakeslack.Message) bool { return strings.Contains(m.Text, id2) })
+	if m2.TS <= m1.TS {
+		t.Errorf("the later request's message %s posted before the rate-limited one %s", m2.TS, m1.TS)
 	}
 	h.settle()
-	if n := len(h.slack.Messages(channel)); n != 2 {
-		t.Errorf("%d approval messages; want 2", n)
+	if n := len(h.slack.Messages(channel)); n != 3 {
+		t.Errorf("%d approval messages; want 3", n)
 	}
 	if n := len(h.logs.FilterMessage("slack rate limited; retrying").FilterField(zap.String("method", "chat.postMessage")).All()); n != 1 {
 		t.Errorf("%d rate-limit retries logged; want 1", n)

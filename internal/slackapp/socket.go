@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,8 +20,17 @@ import (
 
 // Socket runs the Socket Mode connection: it acks every envelope first,
 // then does the slow work in a goroutine of its own. It survives refreshes
-// and transient errors (slack-go reconnects; Socket restarts slack-go's
-// loop if it gives up) and stops with an error on fatal ones.
+// and transient errors and stops with an error on fatal ones.
+//
+// Reconnecting is Socket's, not slack-go's: slack-go retries a failed
+// connection attempt after a backoff that doubles without bound (past 200 s
+// within minutes of an outage), which would keep the bot away long after
+// Slack is back. So each attempt runs slack-go's loop under a context of
+// its own, which Socket cancels as soon as slack-go reports the attempt
+// failed (or it has taken longer than ConnectTimeout), and Socket starts
+// the loop again after its own bounded backoff with jitter
+// (ReconnectMin, ReconnectMax), honouring a Retry-After from Slack. A
+// refresh or a dropped connection is still reconnected by slack-go at once.
 type Socket struct {
 	Client  *socketmode.Client
 	App     *App
@@ -29,10 +38,25 @@ type Socket struct {
 	Metrics *metrics.Metrics
 	// WorkTimeout bounds each piece of after-ack work. Zero means 30 s.
 	WorkTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound the wait between failed
+	// connection attempts: it doubles from ReconnectMin with each failure
+	// in a row up to ReconnectMax, and a random part of it (up to a half)
+	// is taken off, so replicas do not retry in step. Zero means 1 s and
+	// 15 s, so the socket is back within about 15 s of Slack's return.
+	ReconnectMin, ReconnectMax time.Duration
+	// ConnectTimeout bounds one connection attempt (apps.connections.open
+	// and the WebSocket handshake). Zero means 20 s.
+	ConnectTimeout time.Duration
 
 	connected atomic.Bool
 	opened    atomic.Int64
 	seen      dedupe
+	failures  atomic.Int64 // failed connection attempts in a row
+	// retryAfter is Slack's Retry-After (nanoseconds) on the latest
+	// failed attempt, if it was rate limited.
+	retryAfter atomic.Int64
+	abortMu    sync.Mutex
+	abort      context.CancelFunc // ends the current run of slack-go's loop
 
 	// After-ack work runs on workCtx, which outlives Run so that work
 	// under way when Run's context ends can finish; Shutdown ends it.
@@ -40,6 +64,8 @@ type Socket struct {
 	workCtx    context.Context
 	cancelWork context.CancelFunc
 	work       sync.WaitGroup
+	gate       gate
+	queue      workQueue
 }
 
 // FatalError is a Socket Mode error that retrying cannot fix, such as a
@@ -78,8 +104,17 @@ func isFatal(err error) bool {
 // Connected reports whether the socket is up (for /readyz).
 func (s *Socket) Connected() bool { return s.connected.Load() }
 
+// afterAckWorkers bounds the goroutines running after-ack work: enough
+// for work that waits on the network (a link from AWS takes seconds) not
+// to hold up the rest, few enough not to swamp the CPU after a burst
+// (measured: 4 and 32 ack bursts alike).
+const afterAckWorkers = 16
+
 func (s *Socket) initWork() {
-	s.workOnce.Do(func() { s.workCtx, s.cancelWork = context.WithCancel(context.Background()) })
+	s.workOnce.Do(func() {
+		s.workCtx, s.cancelWork = context.WithCancel(context.Background())
+		s.queue = workQueue{gate: &s.gate, max: afterAckWorkers}
+	})
 }
 
 // Run connects and serves until ctx ends (returning nil) or a fatal error.
@@ -90,18 +125,51 @@ func (s *Socket) Run(ctx context.Context) error {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- s.runClient(ctx) }()
+	connectTimeout := s.ConnectTimeout
+	if connectTimeout == 0 {
+		connectTimeout = 20 * time.Second
+	}
+	watchdog := time.NewTimer(time.Hour)
+	watchdog.Stop()
+	defer watchdog.Stop()
 	for {
 		select {
 		case ev := <-s.Client.Events:
 			s.handle(ev)
-			// slack-go gives up on only four of the refusals that no
-			// retry fixes and retries the rest for ever; stop on those.
-			if ce, ok := ev.Data.(*slack.ConnectionErrorEvent); ok && ev.Type == socketmode.EventTypeConnectionError && isFatal(ce.ErrorObj) {
-				cancel()
-				<-errc
-				s.connected.Store(false)
-				return &FatalError{Err: ce.ErrorObj}
+			switch ev.Type {
+			case socketmode.EventTypeConnecting:
+				watchdog.Reset(connectTimeout)
+			case socketmode.EventTypeConnected:
+				watchdog.Stop()
+			case socketmode.EventTypeHello:
+				s.failures.Store(0)
+				s.retryAfter.Store(0)
+			case socketmode.EventTypeConnectionError:
+				watchdog.Stop()
+				ce, _ := ev.Data.(*slack.ConnectionErrorEvent)
+				var cerr error
+				if ce != nil {
+					cerr = ce.ErrorObj
+				}
+				// slack-go gives up on only four of the refusals that no
+				// retry fixes and retries the rest for ever; stop on those.
+				if isFatal(cerr) {
+					cancel()
+					<-errc
+					s.connected.Store(false)
+					return &FatalError{Err: cerr}
+				}
+				// Take the retry over from slack-go, whose backoff has no
+				// useful bound.
+				s.retryAfter.Store(0)
+				if rl, ok := errors.AsType[*slack.RateLimitedError](cerr); ok {
+					s.retryAfter.Store(int64(rl.RetryAfter))
+				}
+				s.abortAttempt()
 			}
+		case <-watchdog.C:
+			s.Log.Warn("slack connection attempt timed out", zap.Duration("timeout", connectTimeout))
+			s.abortAttempt()
 		case err := <-errc:
 			s.connected.Store(false)
 			return err
@@ -109,24 +177,66 @@ func (s *Socket) Run(ctx context.Context) error {
 	}
 }
 
-// runClient runs slack-go's connection loop, restarting it with backoff
-// when it returns for a reason other than a fatal error or shutdown.
+// abortAttempt ends the current run of slack-go's loop; runClient starts
+// the next after its backoff.
+func (s *Socket) abortAttempt() {
+	s.abortMu.Lock()
+	defer s.abortMu.Unlock()
+	if s.abort != nil {
+		s.abort()
+	}
+}
+
+// runClient runs slack-go's connection loop, each run under a context of
+// its own that Run cancels when a connection attempt fails, and starts it
+// again after a backoff, until ctx ends or an error is fatal.
 func (s *Socket) runClient(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
 	for {
-		err := s.Client.RunContext(ctx)
+		actx, abort := context.WithCancel(ctx)
+		s.abortMu.Lock()
+		s.abort = abort
+		s.abortMu.Unlock()
+		err := s.Client.RunContext(actx)
+		abort()
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case isFatal(err):
 			return &FatalError{Err: err}
 		}
-		s.Log.Warn("socket mode loop ended; restarting", zap.Error(err), zap.Duration("backoff", backoff))
-		if sleep(ctx, backoff) != nil {
+		s.connected.Store(false)
+		wait := s.backoff()
+		if actx.Err() == nil {
+			// slack-go's loop ended of its own accord.
+			s.Log.Warn("socket mode loop ended; restarting", zap.Error(err), zap.Duration("backoff", wait))
+		} else {
+			s.Log.Info("connecting to slack again", zap.Duration("backoff", wait), zap.Int64("failures", s.failures.Load()))
+		}
+		if sleep(ctx, wait) != nil {
 			return nil
 		}
-		backoff = min(2*backoff, time.Minute)
 	}
+}
+
+// backoff returns the wait before the next connection attempt and counts
+// the failure: ReconnectMin doubled per failure in a row, at most
+// ReconnectMax, less up to half of it at random; never shorter than a
+// Retry-After Slack gave.
+func (s *Socket) backoff() time.Duration {
+	lo, hi := s.ReconnectMin, s.ReconnectMax
+	if lo <= 0 {
+		lo = time.Second
+	}
+	if hi <= 0 {
+		hi = 15 * time.Second
+	}
+	n := s.failures.Add(1) - 1
+	d := hi
+	if n < 30 {
+		d = min(lo<<n, hi)
+	}
+	d -= rand.N(d/2 + 1)
+	return max(d, time.Duration(s.retryAfter.Load()))
 }
 
 // Shutdown waits until the after-ack work under way has finished. If ctx
@@ -208,6 +318,7 @@ func (s *Socket) serve(req *socketmode.Request, ok bool, handle func() (any, aft
 		return
 	}
 	start := time.Now()
+	s.gate.envelope(start)
 	if !s.seen.add(req.EnvelopeID, start) {
 		s.ack(req, nil, start)
 		s.Log.Info("duplicate envelope acked and ignored", zap.String("envelope_id", req.EnvelopeID), zap.Int("retry_attempt", req.RetryAttempt))
@@ -223,13 +334,11 @@ func (s *Socket) serve(req *socketmode.Request, ok bool, handle func() (any, aft
 	if w == nil {
 		return
 	}
-	// The ack is queued for slack-go's writer goroutine. Yield so it runs
-	// now: a goroutine started next would take its place in the scheduler
-	// and hold the ack back behind the slow work (measured: ack p50 from
-	// 690 to 200 µs when the bot was idle).
-	runtime.Gosched()
+	// The work waits in the queue until the acks are done (see gate), so
+	// it neither takes the CPU from slack-go's writer, which the ack was
+	// just handed to, nor from the envelopes behind this one.
 	s.work.Add(1)
-	go func() {
+	s.queue.push(func() {
 		defer s.work.Done()
 		timeout := s.WorkTimeout
 		if timeout == 0 {
@@ -243,7 +352,7 @@ func (s *Socket) serve(req *socketmode.Request, ok bool, handle func() (any, aft
 			}
 		}()
 		w(ctx)
-	}()
+	})
 }
 
 func (s *Socket) ack(req *socketmode.Request, payload any, start time.Time) {

@@ -181,9 +181,61 @@ func TestFatalAuth(t *testing.T) {
 	})
 }
 
-// runSocket runs a bare Socket against a fresh fake Slack and returns
-// Run's result channel.
-func runSocket(t *testing.T) (*fakeslack.Server, *slackapp.Socket, <-chan error) {
+// TestReconnectBackoffBounded: Slack refuses every connection for a
+// while, as in an outage, then accepts again. The bot keeps trying, never
+// waits longer than ReconnectMax between attempts (slack-go alone waits
+// longer and longer), says it is down meanwhile, and is back within
+// ReconnectMax of Slack's return.
+func TestReconnectBackoffBounded(t *testing.T) {
+	t.Parallel()
+	// slack-go alone waits 3.2 s before its sixth attempt; an attempt
+	// itself may take a few hundred milliseconds on a loaded machine.
+	const max, slack = 300 * time.Millisecond, 700 * time.Millisecond
+	fs, sock, errc := runSocket(t, func(s *slackapp.Socket) { s.ReconnectMin, s.ReconnectMax = 50*time.Millisecond, max })
+	const outage = 6 * time.Second
+	fs.FailAlways("apps.connections.open", fakeslack.Fault{Status: 503, For: outage})
+	start := time.Now()
+	if n := fs.DropConnections(); n != 1 {
+		t.Fatalf("dropped %d connections; want 1", n)
+	}
+	waitFor(t, "down", func() bool { return !sock.Connected() })
+	ctx, cancel := context.WithTimeout(context.Background(), outage+5*time.Second)
+	defer cancel()
+	time.Sleep(outage / 2)
+	if sock.Connected() {
+		t.Error("Connected() during the outage")
+	}
+	if err := fs.WaitConnected(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ready", sock.Connected)
+	if back := time.Since(start.Add(outage)); back > max+slack {
+		t.Errorf("ready %v after Slack came back; want within %v", back, max)
+	}
+	var attempts []time.Time
+	for _, at := range fs.CallTimes("apps.connections.open") {
+		if at.After(start) {
+			attempts = append(attempts, at)
+		}
+	}
+	if len(attempts) < int(outage/(max+slack)) {
+		t.Errorf("%d connection attempts in a %v outage; want at least one per %v", len(attempts), outage, max+slack)
+	}
+	for i := 1; i < len(attempts); i++ {
+		if gap := attempts[i].Sub(attempts[i-1]); gap > max+slack {
+			t.Errorf("attempt %d came %v after the one before; want at most %v", i, gap, max)
+		}
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned %v during an outage", err)
+	default:
+	}
+}
+
+// runSocket runs a bare Socket, set up further by configure, against a
+// fresh fake Slack and returns Run's result channel.
+func runSocket(t *testing.T, configure ...func(*slackapp.Socket)) (*fakeslack.Server, *slackapp.Socket, <-chan error) {
 	t.Helper()
 	fs := fakeslack.New(t)
 	api := slack.New(fs.BotToken(), slack.OptionAPIURL(fs.APIURL()), slack.OptionAppLevelToken(fs.AppToken()))
@@ -192,6 +244,9 @@ func runSocket(t *testing.T) (*fakeslack.Server, *slackapp.Socket, <-chan error)
 	app := &slackapp.App{Service: &approval.Service{Policy: fuzzPolicy()}, Web: slackapp.NewWeb(api, log, m), Log: log, Metrics: m,
 		DefaultDuration: time.Hour, Example: fuzzExample}
 	sock := &slackapp.Socket{Client: socketmode.New(api), App: app, Log: log, Metrics: m}
+	for _, c := range configure {
+		c(sock)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	done := make(chan struct{})

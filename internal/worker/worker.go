@@ -2,11 +2,49 @@
 // applies due timeouts, warnings and expiries, and delivers the events the
 // store holds as an outbox. It sleeps until the next due time or a change,
 // so idle grants cost nothing.
+//
+// # Fair delivery
+//
+// Slack lets a bot post about one message per second per channel, so a
+// burst of requests queues posts in the approval channel while a DM to
+// someone else could go at once. A notice must never wait behind another
+// channel's queue. The worker therefore keeps two things apart:
+//
+//   - Slots. At most Concurrency deliveries are at work (reading the
+//     store, calling AWS and Slack). Events are claimed only for free
+//     slots, earliest due first.
+//   - Turns. A delivery that must wait for its channel's turn (pacing, or
+//     a 429's Retry-After) waits through Wait, which gives its slot back
+//     for the wait, so other channels' notices are claimed and sent
+//     meanwhile, and takes a slot again when its turn comes. A turn further
+//     off than MaxWait is not waited for at all: Wait returns a *DeferError,
+//     the delivery gives up its attempt, and the event goes back to the
+//     outbox (Outbox.Defer, which does not count the attempt) until just
+//     before its turn. The Slack side keeps that turn for the event (see
+//     slackapp.Web), so a backlog of n posts costs each event one extra
+//     claim, not n.
+//
+// A delivery waits only within its deadline (DeliveryTimeout, shorter than
+// Lease), so its lease never runs out while a post waits its turn: a lease
+// that ran out would let another replica post the same message again.
+// Order per request is kept by the store: only the oldest undelivered event
+// of a request can be claimed, and a deferred event stays the oldest.
+//
+// # Replicas
+//
+// Replicas share the store. Each worker wakes on its own writes (the
+// service's Changed) and, through Changes, on other replicas' writes (the
+// PostgreSQL store's LISTEN/NOTIFY), so work written by a replica that then
+// dies is picked up at once; MaxIdle only bounds how late it is noticed if
+// a notification is lost.
 package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -38,6 +76,7 @@ type Outbox interface {
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]approval.Event, error)
 	Delivered(ctx context.Context, seq int64, owner string, now time.Time) error
 	Retry(ctx context.Context, seq int64, owner string, at time.Time, lastErr string) error
+	Defer(ctx context.Context, seq int64, owner string, at time.Time) error
 }
 
 // Worker is the scheduler and outbox dispatcher. Several workers (one per
@@ -54,15 +93,29 @@ type Worker struct {
 	// Lease is how long a claimed event is ours. Zero means 2 minutes.
 	Lease time.Duration
 	// MaxIdle is the longest sleep without looking at the store, which
-	// bounds how late work written by another replica is noticed. Zero
-	// means one minute.
+	// bounds how late work written by another replica is noticed when no
+	// notification on Changes tells of it. Zero means one minute.
 	MaxIdle time.Duration
-	// Concurrency bounds deliveries in flight. Zero means 8.
+	// Changes, if set, fires when another process wrote something to the
+	// shared store that may bring work forward (the PostgreSQL store's
+	// LISTEN/NOTIFY); the worker then looks at the store at once.
+	Changes <-chan struct{}
+	// Concurrency bounds deliveries at work; those waiting in Wait for
+	// their turn do not count. Zero means 8.
 	Concurrency int
+	// MaxWait is the longest a delivery waits in Wait for its turn while
+	// holding its event's lease; a turn further off defers the event.
+	// Zero means 10 seconds.
+	MaxWait time.Duration
+	// MaxWaiting bounds deliveries waiting in Wait at once; beyond it
+	// they defer their events. Zero means 1000.
+	MaxWaiting int
 	// MaxAttempts is how often a delivery is tried before it is given
 	// up. Zero means 10.
 	MaxAttempts int
-	// DeliveryTimeout bounds one delivery. Zero means one minute.
+	// DeliveryTimeout bounds one delivery, waits for its turn included.
+	// Zero means one minute; it is kept under Lease, so that a lease
+	// never runs out during its delivery.
 	DeliveryTimeout time.Duration
 
 	// Deliveries run on workCtx, which outlives Run so that a notice under
@@ -72,9 +125,27 @@ type Worker struct {
 	workCtx    context.Context
 	cancelWork context.CancelFunc
 	inflight   sync.WaitGroup
+
+	// slots holds a token per delivery at work; finished is signalled
+	// when a slot frees up. Both are made by defaults.
+	slots    chan struct{}
+	finished chan struct{}
+	waiting  atomic.Int64 // deliveries in Wait
 }
 
-const dueBatch = 100
+const (
+	dueBatch = 100
+	// deferLead brings a deferred event back this long (at most half of
+	// MaxWait) before its turn, so that claiming it again does not make
+	// it late.
+	deferLead = 500 * time.Millisecond
+	// minDefer is the shortest deferral, so that a delivery that could not
+	// wait (MaxWaiting reached) does not come straight back.
+	minDefer = 250 * time.Millisecond
+	// bookkeepingTimeout bounds marking an event delivered or released
+	// after its delivery, which may have used up its own deadline.
+	bookkeepingTimeout = 10 * time.Second
+)
 
 func (w *Worker) defaults() {
 	if w.Clock == nil {
@@ -92,14 +163,27 @@ func (w *Worker) defaults() {
 	if w.Concurrency == 0 {
 		w.Concurrency = 8
 	}
+	if w.MaxWait == 0 {
+		w.MaxWait = 10 * time.Second
+	}
+	if w.MaxWaiting == 0 {
+		w.MaxWaiting = 1000
+	}
 	if w.MaxAttempts == 0 {
 		w.MaxAttempts = 10
 	}
 	if w.DeliveryTimeout == 0 {
 		w.DeliveryTimeout = time.Minute
 	}
+	if w.DeliveryTimeout >= w.Lease {
+		w.DeliveryTimeout = w.Lease / 2
+	}
 	if w.Owner == "" {
 		w.Owner = approval.NewID("")
+	}
+	if w.slots == nil {
+		w.slots = make(chan struct{}, w.Concurrency)
+		w.finished = make(chan struct{}, 1)
 	}
 }
 
@@ -112,13 +196,11 @@ func (w *Worker) initWork() {
 func (w *Worker) Run(ctx context.Context) error {
 	w.defaults()
 	w.initWork()
-	slots := make(chan struct{}, w.Concurrency)
-	finished := make(chan struct{}, 1)
 
 	recheck := true
 	for ctx.Err() == nil {
 		progress := w.fireDue(ctx)
-		progress = w.dispatch(ctx, slots, finished) || progress
+		progress = w.dispatch(ctx) || progress
 		if progress {
 			recheck = true
 			continue
@@ -133,7 +215,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			// come due during the round: look once more. If it is still
 			// there, it waits behind a delivery in flight (whose end
 			// wakes us) or keeps failing: nap briefly, never spin.
-			if recheck && len(slots) == 0 {
+			if recheck && len(w.slots) == 0 {
 				recheck = false
 				continue
 			}
@@ -145,7 +227,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-timer.Chan():
 		case <-w.Service.Changed():
-		case <-finished:
+		case <-w.Changes:
+		case <-w.finished:
 		}
 		timer.Stop()
 	}
@@ -195,9 +278,14 @@ func (w *Worker) fireDue(ctx context.Context) bool {
 
 // dispatch claims as many events as there are free slots and delivers them
 // in the background. It reports whether it filled every slot.
-func (w *Worker) dispatch(ctx context.Context, slots chan struct{}, finished chan struct{}) bool {
-	free := cap(slots) - len(slots)
-	if free == 0 {
+//
+// It claims two or more at a time (unless Concurrency is 1): a claim of
+// several includes the latest due event besides the oldest (see
+// approval.Store.Claim), so a notice that just came due is taken at once
+// even behind a backlog. A single free slot waits for a second.
+func (w *Worker) dispatch(ctx context.Context) bool {
+	free := cap(w.slots) - len(w.slots)
+	if free == 0 || free < min(2, cap(w.slots)) {
 		return false
 	}
 	evs, err := w.Outbox.Claim(ctx, w.Owner, w.Clock.Now(), w.Lease, free)
@@ -208,28 +296,122 @@ func (w *Worker) dispatch(ctx context.Context, slots chan struct{}, finished cha
 		return false
 	}
 	for _, ev := range evs {
-		slots <- struct{}{}
+		// Normally free: only deliveries coming back from Wait take slots
+		// meanwhile, and they are short of work.
+		w.slots <- struct{}{}
 		w.inflight.Add(1)
 		go func() {
 			defer w.inflight.Done()
-			defer func() {
-				<-slots
-				select {
-				case finished <- struct{}{}:
-				default:
-				}
-			}()
-			w.deliver(w.workCtx, ev)
+			d := &delivery{w: w, held: true}
+			defer d.release()
+			w.deliver(w.workCtx, ev, d)
 		}()
 	}
 	return len(evs) == free
 }
 
-func (w *Worker) deliver(ctx context.Context, ev approval.Event) {
+// delivery is one event's delivery: whether it holds a slot.
+type delivery struct {
+	w    *Worker
+	held bool
+}
+
+type deliveryKey struct{}
+
+// release gives the slot back, if held, and wakes the loop to claim more.
+func (d *delivery) release() {
+	if !d.held {
+		return
+	}
+	d.held = false
+	<-d.w.slots
+	select {
+	case d.w.finished <- struct{}{}:
+	default:
+	}
+}
+
+// acquire takes a slot again, waiting behind the deliveries at work.
+func (d *delivery) acquire(ctx context.Context) error {
+	select {
+	case d.w.slots <- struct{}{}:
+		d.held = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A DeferError is what Wait returns when a delivery should not wait for
+// its turn: the turn is more than MaxWait away or past the delivery's
+// deadline, or too many deliveries wait already. It is not a failure; the
+// worker puts the event back into the outbox until shortly before Turn,
+// without counting the attempt. Whoever gets it passes it up unchanged
+// (wrapping is fine) and keeps nothing half done that a later attempt
+// cannot redo.
+type DeferError struct {
+	// Turn is when the delivery's turn comes, by the wall clock.
+	Turn time.Time
+}
+
+func (e *DeferError) Error() string {
+	return fmt.Sprintf("not my turn until %s", e.Turn.Format(time.RFC3339Nano))
+}
+
+// Wait waits d for a turn: in a channel Slack paces, or one (or a method)
+// rate limited by a 429's Retry-After; d is wall-clock time, as Slack's
+// limits are. It returns ctx's error if ctx ends first.
+//
+// Called in a delivery (ctx is one the worker passed to Deliver), it gives
+// the delivery's slot to others while it waits and takes one again before
+// it returns, so a backlog in one channel never holds back another's
+// notices. Then, instead of waiting, it returns a *DeferError when d is
+// longer than MaxWait, the wait would not end well within the delivery's
+// deadline, or MaxWaiting deliveries wait already. Elsewhere (after-ack
+// work, tests) it just sleeps. It must not be called concurrently for one
+// delivery.
+func (w *Worker) Wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	dl, ok := ctx.Value(deliveryKey{}).(*delivery)
+	if !ok || dl.w != w {
+		return sleep(ctx, d)
+	}
+	turn := time.Now().Add(d)
+	if deadline, ok := ctx.Deadline(); d > w.MaxWait || (ok && turn.After(deadline.Add(-w.MaxWait))) {
+		return &DeferError{Turn: turn}
+	}
+	if w.waiting.Add(1) > int64(w.MaxWaiting) {
+		w.waiting.Add(-1)
+		return &DeferError{Turn: turn}
+	}
+	defer w.waiting.Add(-1)
+	dl.release()
+	err := sleep(ctx, d)
+	return errors.Join(err, dl.acquire(ctx))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Worker) deliver(ctx context.Context, ev approval.Event, d *delivery) {
 	log := w.Log.With(zap.String("request_id", ev.RequestID), zap.String("event", string(ev.Kind)), zap.Int64("seq", ev.Seq))
-	ctx, cancel := context.WithTimeout(ctx, w.DeliveryTimeout)
+	dctx, cancel := context.WithTimeout(context.WithValue(ctx, deliveryKey{}, d), w.DeliveryTimeout)
+	err := w.Service.Deliver(dctx, ev)
+	cancel()
+	// The delivery may have used up its deadline; the bookkeeping gets
+	// its own.
+	ctx, cancel = context.WithTimeout(ctx, bookkeepingTimeout)
 	defer cancel()
-	err := w.Service.Deliver(ctx, ev)
 	now := w.Clock.Now()
 	if err == nil {
 		if err := w.Outbox.Delivered(ctx, ev.Seq, w.Owner, now); err != nil {
@@ -238,6 +420,15 @@ func (w *Worker) deliver(ctx context.Context, ev approval.Event) {
 		}
 		w.Metrics.Notices.WithLabelValues(string(ev.Kind)).Inc()
 		log.Info("event delivered", zap.Int("attempts", ev.Attempts))
+		return
+	}
+	if de, ok := errors.AsType[*DeferError](err); ok {
+		at := now.Add(max(time.Until(de.Turn)-min(deferLead, w.MaxWait/2), minDefer))
+		if err := w.Outbox.Defer(ctx, ev.Seq, w.Owner, at); err != nil {
+			log.Error("defer event", zap.Error(err))
+			return
+		}
+		log.Debug("event deferred to its turn", zap.Time("turn", de.Turn), zap.Time("retry_at", at))
 		return
 	}
 	var next time.Time

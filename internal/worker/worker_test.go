@@ -61,10 +61,13 @@ func (r *recorder) count(id string, kind approval.EventKind) int {
 type env struct {
 	clock *clockwork.FakeClock
 	svc   *approval.Service
+	store approval.Store
 	rec   *recorder
 }
 
-func start(t *testing.T) *env {
+// start runs a worker on a fresh store with a fake clock, configured
+// further by configure.
+func start(t *testing.T, configure ...func(*worker.Worker)) *env {
 	t.Helper()
 	store, err := sqlitestore.Open(":memory:")
 	if err != nil {
@@ -80,11 +83,14 @@ func start(t *testing.T) *env {
 	}, rec, rec)
 	svc.Now = clock.Now
 	w := &worker.Worker{Service: svc, Outbox: store, Clock: clock, Metrics: metrics.New(), Owner: "test", Log: zaptest.NewLogger(t)}
+	for _, c := range configure {
+		c(w)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; _ = w.Shutdown(context.Background()) })
-	return &env{clock: clock, svc: svc, rec: rec}
+	return &env{clock: clock, svc: svc, store: store, rec: rec}
 }
 
 func (e *env) submit(t *testing.T, seed string, d time.Duration) *approval.Request {

@@ -27,7 +27,8 @@ import (
 //   - Audit-only events (Notify false) are never claimed; a claimed event
 //     is claimable again once its lease has run out; Wake counts only the
 //     oldest undelivered event of each request, at its lease end while it
-//     is leased.
+//     is leased. Defer releases a claimed event without counting the
+//     attempt.
 //   - A zero Filter.Limit or AuditFilter.Limit means no limit; an Offset
 //     without a Limit skips and returns the rest.
 func TestStore(t *testing.T, open func(t *testing.T) approval.Store) {
@@ -56,6 +57,8 @@ func TestStore(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"DueAndWake", testDueAndWake},
 		{"Claim", testClaim},
 		{"ClaimRetry", testClaimRetry},
+		{"ClaimDefer", testClaimDefer},
+		{"ClaimLatest", testClaimLatest},
 		{"WakeEvents", testWakeEvents},
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Audit", testAudit},

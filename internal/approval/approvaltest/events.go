@@ -211,6 +211,54 @@ func testClaimRetry(t *testing.T, s approval.Store) {
 	}
 }
 
+// testClaimLatest has a backlog of notices due one minute apart: a claim
+// of several takes the oldest and the latest due, so a notice that just
+// came due does not wait behind the backlog; a claim of one takes the
+// oldest.
+func testClaimLatest(t *testing.T, s approval.Store) {
+	var evs []approval.Event
+	for i := range 6 {
+		_, ev := setupNotice(t, s, fmt.Sprintf("latest-%d", i), T0.Add(time.Duration(i)*time.Minute))
+		evs = append(evs, ev)
+	}
+	now := T0.Add(10 * time.Minute)
+	checkClaim(t, s, "A", now, 1, attempt(evs[0], 1))
+	checkClaim(t, s, "A", now, 3, attempt(evs[1], 1), attempt(evs[2], 1), attempt(evs[5], 1))
+	// Not yet due: the latest due is the one before it.
+	checkClaim(t, s, "A", T0.Add(4*time.Minute), 2, attempt(evs[3], 1), attempt(evs[4], 1))
+	checkClaim(t, s, "B", T0.Add(4*time.Minute+30*time.Second), 2)
+}
+
+// testClaimDefer defers a claimed notice: it comes back at the time given,
+// still before the request's later notices, and the attempt does not
+// count.
+func testClaimDefer(t *testing.T, s approval.Store) {
+	ctx := t.Context()
+	r, first := setupNotice(t, s, "defer", T0)
+	second := appendNotice(t, s, r, approval.EventWarned, T0)
+	now := T0.Add(time.Minute)
+
+	checkClaim(t, s, "A", now, 10, attempt(first, 1))
+	if err := s.Defer(ctx, first.Seq, "B", now.Add(time.Minute)); !errors.Is(err, approval.ErrConflict) {
+		t.Errorf("Defer by another owner = %v; want ErrConflict", err)
+	}
+	if err := s.Defer(ctx, first.Seq, "A", now.Add(30*time.Second)); err != nil {
+		t.Fatalf("Defer: %v", err)
+	}
+	if err := s.Delivered(ctx, first.Seq, "A", now); err == nil {
+		t.Error("Delivered after Defer released the event succeeded; want an error")
+	}
+	checkWakeAt(t, s, "deferred notice", now.Add(30*time.Second))
+	checkClaim(t, s, "B", now.Add(30*time.Second-time.Millisecond), 10)
+	// Claimed again: still the first attempt, and the next notice waits.
+	checkClaim(t, s, "B", now.Add(30*time.Second), 10, attempt(first, 1))
+	mustDeliver(t, s, first, "B", now.Add(30*time.Second))
+	if err := s.Defer(ctx, first.Seq, "B", now.Add(time.Hour)); !errors.Is(err, approval.ErrConflict) {
+		t.Errorf("Defer of a delivered event = %v; want ErrConflict", err)
+	}
+	checkClaim(t, s, "C", now.Add(time.Minute), 10, attempt(second, 1))
+}
+
 func testWakeEvents(t *testing.T, s approval.Store) {
 	ctx := t.Context()
 	r, first := setupNotice(t, s, "wake", T0.Add(5*time.Minute))

@@ -2,10 +2,19 @@
 // deployments with several replicas: they share the store, updates are
 // compare-and-swap, and each event is claimed by one replica at a time
 // (SELECT … FOR UPDATE SKIP LOCKED).
+//
+// Replicas wake each other: every write that may bring work forward (a
+// new request, a decision, new events, a released or finished lease) sends
+// a notification (pg_notify, on commit) on a channel named after the
+// store's schema, and a Listener, on a connection of its own, hears those
+// of every replica sharing the schema, so a due time written by one
+// replica is seen by the others at once.
 package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -69,10 +78,26 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("pgstore: connect: %w", err)
 	}
-	s, err := sqlstore.New(ctx, db, dialect)
+	var schema string
+	if err := db.QueryRowContext(ctx, "SELECT COALESCE(current_schema(), '')").Scan(&schema); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("pgstore: current schema: %w", err)
+	}
+	d := dialect
+	d.Notify = fmt.Sprintf("SELECT pg_notify('%s', '')", notifyChannel(schema))
+	s, err := sqlstore.New(ctx, db, d)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	return s, nil
+}
+
+// notifyChannel is the notification channel of the store in schema:
+// replicas of one deployment share it, other deployments (schemas) in the
+// same database do not. It is a hash, so any schema name makes a valid,
+// short channel name that needs no quoting.
+func notifyChannel(schema string) string {
+	h := sha256.Sum256([]byte(schema))
+	return "share_bucket_" + hex.EncodeToString(h[:8])
 }

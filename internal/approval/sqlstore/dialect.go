@@ -39,6 +39,16 @@ type Dialect struct {
 	// PostgreSQL's pg_advisory_lock and pg_advisory_unlock. Without them
 	// (SQLite, one replica) a lock inside the Store stands in.
 	Lock, Unlock string
+	// Notify, if set, tells the other processes sharing the database that
+	// work may have come forward, so they look at once instead of at their
+	// next planned wake: a PostgreSQL pg_notify, which pgstore's Listener
+	// hears. The Store runs it in each transaction that writes requests or
+	// events (Create, Update, Append), and with each write that releases
+	// or finishes a claimed event (Delivered, Retry, Defer, ReleaseLeases:
+	// the next event of a request becomes claimable), so the notification
+	// goes out when the write commits, and not at all if it rolls back.
+	// Empty on SQLite, where one process owns the database.
+	Notify string
 }
 
 // templates are the {{Name}} placeholders migrations may use and what d

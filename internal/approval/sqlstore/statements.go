@@ -26,6 +26,7 @@ type statements struct {
 	delivered     *sql.Stmt
 	retry         *sql.Stmt
 	giveUp        *sql.Stmt
+	deferEvent    *sql.Stmt
 	releaseLeases *sql.Stmt
 	dropRevoked   *sql.Stmt
 	addRevoked    *sql.Stmt
@@ -36,6 +37,13 @@ type statements struct {
 const headEvent = `NOT EXISTS (
 	SELECT 1 FROM events o
 	WHERE o.request_id = e.request_id AND o.delivered_at IS NULL AND o.seq < e.seq)`
+
+// claimable is true for an event Claim may take at $1: due, not leased
+// (or its lease has run out), and its request's head. It reads events as
+// e.
+const claimable = `e.delivered_at IS NULL AND e.next_attempt_at <= $1
+	AND (e.lease_until IS NULL OR e.lease_until <= $1)
+	AND ` + headEvent
 
 func (st *statements) list(d Dialect) []struct {
 	dst **sql.Stmt
@@ -74,20 +82,29 @@ func (st *statements) list(d Dialect) []struct {
 				ORDER BY e.lease_until LIMIT 1) leased) w`},
 		// $1 now, $2 owner, $3 lease end, $4 limit. Ordered by due time,
 		// so the outbox index yields the first rows without sorting the
-		// backlog; per request the head rule keeps notices in order.
+		// backlog; per request the head rule keeps notices in order. With
+		// a limit of 2 or more, one event is taken from the other end of
+		// the index, the latest due (see Store.Claim).
 		{&st.claim, `UPDATE events SET lease_owner = $2, lease_until = $3, attempts = attempts + 1
 			WHERE seq IN (
 				SELECT e.seq FROM events e
-				WHERE e.delivered_at IS NULL AND e.next_attempt_at <= $1
-					AND (e.lease_until IS NULL OR e.lease_until <= $1)
-					AND ` + headEvent + `
-				ORDER BY e.next_attempt_at, e.seq LIMIT $4 ` + d.ClaimLock + `)
+				WHERE ` + claimable + `
+				ORDER BY e.next_attempt_at, e.seq
+				LIMIT CASE WHEN CAST($4 AS BIGINT) >= 2 THEN CAST($4 AS BIGINT) - 1 ELSE CAST($4 AS BIGINT) END ` + d.ClaimLock + `)
+			OR seq IN (
+				SELECT e.seq FROM events e
+				WHERE ` + claimable + `
+				ORDER BY e.next_attempt_at DESC, e.seq DESC
+				LIMIT CASE WHEN CAST($4 AS BIGINT) >= 2 THEN 1 ELSE 0 END ` + d.ClaimLock + `)
 			RETURNING ` + eventCols},
 		{&st.delivered, `UPDATE events SET delivered_at = $3, lease_until = NULL
 			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
 		{&st.retry, `UPDATE events SET next_attempt_at = $3, last_error = $4, lease_owner = NULL, lease_until = NULL
 			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
 		{&st.giveUp, `UPDATE events SET delivered_at = $3, last_error = $4, lease_until = NULL
+			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
+		// Claim counted an attempt that Defer takes back.
+		{&st.deferEvent, `UPDATE events SET next_attempt_at = $3, attempts = attempts - 1, lease_owner = NULL, lease_until = NULL
 			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},
 		{&st.releaseLeases, `UPDATE events SET lease_owner = NULL, lease_until = NULL
 			WHERE delivered_at IS NULL AND lease_owner IS NOT NULL`},

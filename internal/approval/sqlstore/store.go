@@ -176,6 +176,9 @@ func (s *Store) create(ctx context.Context, r *approval.Request, events []approv
 	if _, err := s.insertEvents(ctx, tx, r.ID, events); err != nil {
 		return err
 	}
+	if err := s.notify(ctx, tx); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
@@ -300,7 +303,50 @@ func (s *Store) write(ctx context.Context, cur, next *approval.Request, events [
 	if err != nil {
 		return nil, err
 	}
+	if err := s.notify(ctx, tx); err != nil {
+		return nil, err
+	}
 	return written, tx.Commit()
+}
+
+// notify runs the dialect's Notify statement, if any, in tx.
+func (s *Store) notify(ctx context.Context, tx *sql.Tx) error {
+	if s.d.Notify == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.d.Notify); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// execNotify runs stmt and, if it changed a row, the dialect's Notify
+// statement, in one transaction when there is one to run.
+func (s *Store) execNotify(ctx context.Context, stmt *sql.Stmt, args ...any) (int64, error) {
+	if s.d.Notify == "" {
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return n, err
+	}
+	if err := s.notify(ctx, tx); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -408,6 +454,9 @@ func (s *Store) append(ctx context.Context, events []approval.Event) error {
 		}
 	}
 	if _, err := s.insertEvents(ctx, tx, "", events); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -627,10 +676,14 @@ func (s *Store) Wake(ctx context.Context) (time.Time, bool, error) {
 
 // Claim leases to owner until now+lease up to limit undelivered events
 // that are due at now and not leased to anyone (or whose lease has run
-// out), earliest due first, and counts the attempt. Only the oldest undelivered
-// event of a request is claimable, so notices about a request go out in
-// order. Concurrent claimers, on any replica, never get the same event. A
-// limit of zero or less means no limit.
+// out), earliest due first, and counts the attempt. With a limit of 2 or
+// more, one of them is the latest due instead, so that a notice that has
+// just come due (a decision, a warning) is taken at once however long the
+// backlog ahead of it, while the backlog still goes oldest first. Only the
+// oldest undelivered event of a request is claimable, so notices about a
+// request go out in order. Concurrent claimers, on any replica, never get
+// the same event. A limit of zero or less means no limit. The events come
+// back in Seq order.
 func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]approval.Event, error) {
 	events, err := s.claim(ctx, owner, now, lease, limit)
 	if err != nil {
@@ -672,12 +725,16 @@ func (s *Store) Retry(ctx context.Context, seq int64, owner string, at time.Time
 	return s.release(ctx, "retry", seq, owner, s.st.retry, seq, owner, at.UnixMilli(), lastErr)
 }
 
+// Defer releases event seq, leased to owner, until at without counting
+// the attempt Claim counted: the delivery found its channel busy and comes
+// back for its turn. The last error stays as it was. It returns an error
+// wrapping approval.ErrConflict if the event is not leased to owner.
+func (s *Store) Defer(ctx context.Context, seq int64, owner string, at time.Time) error {
+	return s.release(ctx, "defer", seq, owner, s.st.deferEvent, seq, owner, at.UnixMilli())
+}
+
 func (s *Store) release(ctx context.Context, op string, seq int64, owner string, stmt *sql.Stmt, args ...any) error {
-	res, err := stmt.ExecContext(ctx, args...)
-	if err != nil {
-		return fmt.Errorf("%s event %d: %w", op, seq, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.execNotify(ctx, stmt, args...)
 	if err != nil {
 		return fmt.Errorf("%s event %d: %w", op, seq, err)
 	}
@@ -692,11 +749,7 @@ func (s *Store) release(ctx context.Context, op string, seq int64, owner string,
 // other process is delivering from the store, such as when a single
 // replica starts: the leases are then left by a process that died.
 func (s *Store) ReleaseLeases(ctx context.Context) (int64, error) {
-	res, err := s.st.releaseLeases.ExecContext(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("release leases: %w", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.execNotify(ctx, s.st.releaseLeases)
 	if err != nil {
 		return 0, fmt.Errorf("release leases: %w", err)
 	}
