@@ -64,6 +64,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.store = store
 	defer store.Close()
+	if err := takeOver(ctx, store, cfg.DatabaseURL); err != nil {
+		return err
+	}
 	listener, err := storeListener(cfg.DatabaseURL)
 	if err != nil {
 		return err

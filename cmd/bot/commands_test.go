@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/share-bucket/share-bucket/internal/approval/approvaltest"
 )
 
 // TestSubcommandHelp: -help after a subcommand prints that command's help
@@ -86,5 +89,32 @@ func TestAuditSinceDays(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"audit", "-since", "1d"}, &out, &errOut); code != 0 {
 		t.Errorf("bot audit -since 1d = %d, %q", code, errOut.String())
+	}
+}
+
+// TestAuditBesideRunningBot: bot audit on the SQLite file of a running
+// bot takes none of its event leases, so no notice is sent twice.
+func TestAuditBesideRunningBot(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bot.db")
+	s, err := openStore(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, ev := approvaltest.Pending(approvaltest.ID("audit"), "UREQ")
+	approvaltest.MustCreate(t, s, r, ev)
+	now := approvaltest.T0.Add(time.Minute)
+	if evs, err := s.Claim(ctx, "running-bot", now, time.Hour, 10); err != nil || len(evs) != 1 {
+		t.Fatalf("Claim = %v, %v", evs, err)
+	}
+
+	t.Setenv("DATABASE_URL", "sqlite:"+path)
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"audit"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), r.ID) {
+		t.Fatalf("bot audit = %d, %q, %q", code, out.String(), errOut.String())
+	}
+	if evs, err := s.Claim(ctx, "someone-else", now, time.Hour, 10); err != nil || len(evs) != 0 {
+		t.Errorf("after bot audit, Claim = %+v, %v; want nothing (the running bot's lease kept)", evs, err)
 	}
 }

@@ -60,6 +60,21 @@ func openStore(ctx context.Context, databaseURL string) (*sqlstore.Store, error)
 	}
 }
 
+// takeOver prepares the store for the bot that runs on it. A SQLite file
+// serves one process, so any event lease in it was left by a bot that
+// died while delivering: releasing them delivers those events at once
+// instead of when the lease runs out. PostgreSQL leases may belong to a
+// live replica and run out on their own.
+func takeOver(ctx context.Context, store *sqlstore.Store, databaseURL string) error {
+	if kind, _, _ := storeKind(databaseURL); kind != "sqlite" {
+		return nil
+	}
+	if _, err := store.ReleaseLeases(ctx); err != nil {
+		return fmt.Errorf("DATABASE_URL: release the leases of the last run: %w", err)
+	}
+	return nil
+}
+
 // storeListener returns a listener for the other replicas' writes when
 // DATABASE_URL names PostgreSQL, or nil: a SQLite store serves one
 // process, whose own writes wake its worker.

@@ -89,8 +89,9 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// TestReopen checks that a file store keeps its data, and that a restart
-// releases the leases of the process before it.
+// TestReopen checks that a file store keeps its data, that opening it
+// takes no lease from a process that may still run, and that a restarted
+// bot's ReleaseLeases frees those of the process before it.
 func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "approval.db")
 	s, err := sqlitestore.Open(path)
@@ -112,6 +113,12 @@ func TestReopen(t *testing.T) {
 	got := approvaltest.MustGet(t, s, r.ID)
 	if diff := approvaltest.DiffRequest(got, r); diff != nil {
 		t.Errorf("after reopening: %v", diff)
+	}
+	if evs, err := s.Claim(t.Context(), "reader", now, time.Hour, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("Claim after a plain Open = %+v, %v; want nothing (the lease still held)", evs, err)
+	}
+	if n, err := s.ReleaseLeases(t.Context()); err != nil || n != 1 {
+		t.Fatalf("ReleaseLeases = %d, %v; want 1", n, err)
 	}
 	if at, ok, err := s.Wake(t.Context()); err != nil || !ok || !at.Equal(approvaltest.T0) {
 		t.Errorf("Wake = %v, %t, %v; want T0 (the lease released)", at, ok, err)

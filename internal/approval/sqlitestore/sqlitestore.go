@@ -59,11 +59,11 @@ const Memory = ":memory:"
 // 5s for another process's lock. The pool has a single connection, which
 // serialises writers as SQLite requires.
 //
-// Because a SQLite store serves a single replica, any event lease it finds
-// was left by a previous process that died while delivering; Open releases
-// those leases so the events are delivered again at once rather than when
-// the lease would have run out. Running two processes on one file is
-// therefore not supported.
+// A SQLite store serves a single replica: the bot that runs on it calls
+// ReleaseLeases at start, since any lease it finds was left by a process
+// that died while delivering. Open itself leaves leases alone, so a
+// command that reads the file beside a running bot (audit, check) takes
+// nothing from it.
 //
 // Open returns an error naming path if the file cannot be created or
 // opened, or is not a SQLite database. For a database that a newer
@@ -103,14 +103,7 @@ func open(ctx context.Context, db *sql.DB, path string) (*sqlstore.Store, error)
 	if path != Memory && mode != "wal" {
 		return nil, fmt.Errorf("journal mode is %s; want wal", mode)
 	}
-	s, err := sqlstore.New(ctx, db, dialect)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.ReleaseLeases(ctx); err != nil {
-		return nil, errors.Join(err, s.Close())
-	}
-	return s, nil
+	return sqlstore.New(ctx, db, dialect)
 }
 
 // dataSource creates the file at path if needed, so that it gets mode 0600
