@@ -249,6 +249,7 @@ type Server struct {
 	order      []*record
 	ephemerals map[string][]Message
 	triggers   map[string]*trigger
+	trigOrder  []string // trigger IDs, oldest first, for eviction
 	views      map[string]*view
 	viewOrder  []string
 	events     map[string]*eventState // event_id → deliveries

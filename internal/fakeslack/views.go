@@ -72,16 +72,17 @@ type trigger struct {
 
 // issueTrigger returns a new trigger_id for user. The caller holds s.mu.
 func (s *Server) issueTrigger(user string) string {
-	if len(s.triggers) >= maxOpenTriggers {
-		for id, t := range s.triggers {
-			if t.used || time.Since(t.issued) > s.cfg.triggerTTL {
-				delete(s.triggers, id)
-			}
-		}
+	// Forget the oldest triggers first: they expire first. Scanning the
+	// whole map instead would cost every command of a burst thousands of
+	// clock reads under the lock, and show up as ack latency.
+	for len(s.trigOrder) >= maxOpenTriggers {
+		delete(s.triggers, s.trigOrder[0])
+		s.trigOrder = s.trigOrder[1:]
 	}
 	s.seq++
 	id := fmt.Sprintf("%d.%d.%s", 1000000+s.seq, 4242424242, randHex(16))
 	s.triggers[id] = &trigger{user: user, issued: time.Now()}
+	s.trigOrder = append(s.trigOrder, id)
 	return id
 }
 
