@@ -239,36 +239,45 @@ func Notice(ev approval.Event, r *approval.Request, maxSession time.Duration, cu
 	case approval.EventExtended, approval.EventExtensionDenied, approval.EventExtensionTimedOut:
 		return extensionNotice(ev, r)
 	}
-	if r.Object() {
-		return objectNotice(ev, r, maxSession, cutting)
-	}
+	w := noticeWords(r.Scope)
 	switch ev.Kind {
 	case approval.EventDenied:
-		return fmt.Sprintf(":no_entry: Your request %s for %s was denied by %s.", r.ID, scopeText(r.Scope), user(ev.Actor))
+		return fmt.Sprintf(":no_entry: Your request %s %s was denied by %s.", r.ID, requestFor(r.Scope), user(ev.Actor))
 	case approval.EventTimedOut:
-		return fmt.Sprintf(":hourglass: Your request %s for %s expired: nobody decided in time. Ask again if you still need access.", r.ID, scopeText(r.Scope))
+		return fmt.Sprintf(":hourglass: Your request %s %s expired: nobody decided in time. Ask again if you still need %s.", r.ID, requestFor(r.Scope), w.need)
 	case approval.EventWarned:
-		return fmt.Sprintf(":warning: Your access to %s ends %s (request %s).", scopeText(r.Scope), date(r.EndsAt), r.ID)
+		return fmt.Sprintf(":warning: Your %s ends %s%s (request %s).", accessTo(r.Scope), date(r.EndsAt), w.afterEnd, r.ID)
 	case approval.EventExpired:
-		return fmt.Sprintf(":lock: Your access to %s has ended (request %s). No new sign-in links can be made for it.", scopeText(r.Scope), r.ID)
+		return fmt.Sprintf(":lock: Your %s has ended (request %s). No new %s can be made for it.", accessTo(r.Scope), r.ID, w.links)
 	case approval.EventRevoked:
 		if ev.Detail["was"] == string(approval.StatePending) {
-			return fmt.Sprintf(":octagonal_sign: Your request %s for %s was withdrawn by %s.", r.ID, scopeText(r.Scope), user(ev.Actor))
+			return fmt.Sprintf(":octagonal_sign: Your request %s %s was withdrawn by %s.", r.ID, requestFor(r.Scope), user(ev.Actor))
 		}
+		ended := fmt.Sprintf(":octagonal_sign: Your %s was ended by %s (request %s). No new %s can be made", accessTo(r.Scope), user(ev.Actor), r.ID, w.links)
 		switch {
 		case r.Cut == approval.CutPending:
-			return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s (request %s). No new sign-in links can be made, and the AWS sessions and links already made for it are being cut off (IAM applies this within seconds).",
-				scopeText(r.Scope), user(ev.Actor), r.ID)
+			return ended + fmt.Sprintf(", and %s already made for it are being cut off (IAM applies this within seconds).", w.made)
 		case cutting:
-			return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s (request %s). No new sign-in links can be made.", scopeText(r.Scope), user(ev.Actor), r.ID)
+			return ended + "."
 		}
-		return fmt.Sprintf(":octagonal_sign: Your access to %s was ended by %s (request %s). No new sign-in links can be made; a console already open keeps working until its session ends, at most %s.",
-			scopeText(r.Scope), user(ev.Actor), r.ID, approval.FormatDuration(maxSession))
-
+		return ended + fmt.Sprintf("; %s keeps working until its session ends, at most %s.", w.open, approval.FormatDuration(maxSession))
 	case approval.EventFailed:
-		return fmt.Sprintf(":x: Your request %s for %s was approved, but AWS refused to issue access: %s. The approvers have been told.", r.ID, scopeText(r.Scope), escape(r.Failure))
+		return fmt.Sprintf(":x: Your request %s %s was approved, but AWS refused to issue access: %s. The approvers have been told.", r.ID, requestFor(r.Scope), escape(r.Failure))
 	}
 	return ""
+}
+
+// words are what a requester's notices say differently for a folder
+// (console sessions) and for one object (presigned links).
+type words struct {
+	need, afterEnd, links, made, open string
+}
+
+func noticeWords(s approval.Scope) words {
+	if s.Object() {
+		return words{need: "it", afterEnd: "; no new links can be made after that", links: "links", made: "the links", open: "a link already made"}
+	}
+	return words{need: "access", links: "sign-in links", made: "the AWS sessions and links", open: "a console already open"}
 }
 
 // CutoffNotice is the line approvers get when the deny list of ended

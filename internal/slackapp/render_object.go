@@ -150,36 +150,6 @@ func FreshObjectLink(r *approval.Request, link approval.Link) (string, []slack.B
 	return text, []slack.Block{section(intro), linkBlock(r.Scope, link.URL)}
 }
 
-// objectNotice is Notice for one object.
-func objectNotice(ev approval.Event, r *approval.Request, maxSession time.Duration, cutting bool) string {
-	switch ev.Kind {
-	case approval.EventDenied:
-		return fmt.Sprintf(":no_entry: Your request %s %s was denied by %s.", r.ID, requestFor(r.Scope), user(ev.Actor))
-	case approval.EventTimedOut:
-		return fmt.Sprintf(":hourglass: Your request %s %s expired: nobody decided in time. Ask again if you still need it.", r.ID, requestFor(r.Scope))
-	case approval.EventWarned:
-		return fmt.Sprintf(":warning: Your %s ends %s; no new links can be made after that (request %s).", accessTo(r.Scope), date(r.EndsAt), r.ID)
-	case approval.EventExpired:
-		return fmt.Sprintf(":lock: Your %s has ended (request %s). No new links can be made for it.", accessTo(r.Scope), r.ID)
-	case approval.EventRevoked:
-		if ev.Detail["was"] == string(approval.StatePending) {
-			return fmt.Sprintf(":octagonal_sign: Your request %s %s was withdrawn by %s.", r.ID, requestFor(r.Scope), user(ev.Actor))
-		}
-		switch {
-		case r.Cut == approval.CutPending:
-			return fmt.Sprintf(":octagonal_sign: Your %s was ended by %s (request %s). No new links can be made, and the links already made for it are being cut off (IAM applies this within seconds).",
-				accessTo(r.Scope), user(ev.Actor), r.ID)
-		case cutting:
-			return fmt.Sprintf(":octagonal_sign: Your %s was ended by %s (request %s). No new links can be made.", accessTo(r.Scope), user(ev.Actor), r.ID)
-		}
-		return fmt.Sprintf(":octagonal_sign: Your %s was ended by %s (request %s). No new links can be made; a link already made keeps working until its session ends, at most %s.",
-			accessTo(r.Scope), user(ev.Actor), r.ID, approval.FormatDuration(maxSession))
-	case approval.EventFailed:
-		return fmt.Sprintf(":x: Your request %s %s was approved, but AWS refused to issue access: %s. The approvers have been told.", r.ID, requestFor(r.Scope), escape(r.Failure))
-	}
-	return ""
-}
-
 // ObjectUserMessage is UserMessage for a grant of one object, where there
 // is no console to speak of.
 func ObjectUserMessage(err error) string {

@@ -127,17 +127,11 @@ func (t *unixMillis) Scan(src any) error {
 type approvalList []approval.Approval
 
 func (l *approvalList) Scan(src any) error {
-	var s string
-	switch v := src.(type) {
-	case string:
-		s = v
-	case []byte:
-		s = string(v)
-	default:
-		return fmt.Errorf("want approvals as JSON text, got %T", src)
+	s, err := jsonText(src, "approvals")
+	if err != nil {
+		return err
 	}
-	as, err := decodeApprovals(s)
-	*l = as
+	*l, err = decodeApprovals(s)
 	return err
 }
 
@@ -145,18 +139,23 @@ func (l *approvalList) Scan(src any) error {
 type extensionList []approval.Extension
 
 func (l *extensionList) Scan(src any) error {
-	var s string
+	s, err := jsonText(src, "extensions")
+	if err != nil {
+		return err
+	}
+	*l, err = decodeExtensions(s)
+	return err
+}
+
+// jsonText is a JSON column's text as either engine's driver returns it.
+func jsonText(src any, what string) (string, error) {
 	switch v := src.(type) {
 	case string:
-		s = v
+		return v, nil
 	case []byte:
-		s = string(v)
-	default:
-		return fmt.Errorf("want extensions as JSON text, got %T", src)
+		return string(v), nil
 	}
-	es, err := decodeExtensions(s)
-	*l = es
-	return err
+	return "", fmt.Errorf("want %s as JSON text, got %T", what, src)
 }
 
 // readColumns are the requestColumns read back, in the order of
