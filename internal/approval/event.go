@@ -43,6 +43,16 @@ const (
 	EventReminded EventKind = "reminded"
 )
 
+// Announcements are the kinds of event that post something new where the
+// approvers decide: a request, an extension, a reminder. They all go to
+// one place (the approval channel), which takes posts at a slow pace, so a
+// burst of requests queues many of them; every other notice goes to the
+// requester, or updates a message. Store.Claim prefers the latter, so a
+// requester's warning never waits behind the approvers' queue.
+func Announcements() []EventKind {
+	return []EventKind{EventRequested, EventExtensionRequested, EventReminded}
+}
+
 // Event is one recorded change. Detail holds short facts for the audit log
 // (an approval count, an AWS error code, a session end); never a secret.
 type Event struct {

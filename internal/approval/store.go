@@ -47,9 +47,11 @@ type Store interface {
 
 	// Claim leases up to limit undelivered events that are due at now to
 	// owner until now+lease, earliest due first but, with a limit of 2 or
-	// more, one of them the latest due, so a notice that just came due is
-	// not held back by a backlog. Per request, only the oldest undelivered
-	// event is claimable, so notices go out in order.
+	// more, one of them the latest due (preferring any event that is not
+	// one of the Announcements), so a notice that just came due is not
+	// held back by a backlog, nor a requester's notice by the approvers'.
+	// Per request, only the oldest undelivered event is claimable, so
+	// notices go out in order.
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Event, error)
 	// Delivered marks a claimed event as done.
 	Delivered(ctx context.Context, seq int64, owner string, now time.Time) error

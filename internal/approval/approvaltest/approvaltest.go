@@ -59,6 +59,7 @@ func TestStore(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"ClaimRetry", testClaimRetry},
 		{"ClaimDefer", testClaimDefer},
 		{"ClaimLatest", testClaimLatest},
+		{"ClaimPrefersRequesters", testClaimPrefersRequesters},
 		{"WakeEvents", testWakeEvents},
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Audit", testAudit},

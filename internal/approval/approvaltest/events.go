@@ -211,6 +211,26 @@ func testClaimRetry(t *testing.T, s approval.Store) {
 	}
 }
 
+// testClaimPrefersRequesters has a backlog of announcements (requests
+// for the approvers) due one minute apart, and among them a warning to a
+// requester: a claim of several takes the oldest announcement and the
+// warning, although newer announcements are due, since the approval
+// channel's queue must not hold back a requester's notice. Without such a
+// notice the latest due is taken, as before.
+func testClaimPrefersRequesters(t *testing.T, s approval.Store) {
+	var evs []approval.Event
+	for i := range 6 {
+		_, ev := setupNotice(t, s, fmt.Sprintf("lane-%d", i), T0.Add(time.Duration(i)*time.Minute))
+		evs = append(evs, ev)
+	}
+	r, ev := Approved(ID("lane-grant"), "UREQ")
+	MustCreate(t, s, r, ev)
+	warned := appendNotice(t, s, r, approval.EventWarned, T0.Add(2*time.Minute+30*time.Second))
+	now := T0.Add(10 * time.Minute)
+	checkClaim(t, s, "A", now, 2, attempt(evs[0], 1), attempt(warned, 1))
+	checkClaim(t, s, "A", now, 2, attempt(evs[1], 1), attempt(evs[5], 1))
+}
+
 // testClaimLatest has a backlog of notices due one minute apart: a claim
 // of several takes the oldest and the latest due, so a notice that just
 // came due does not wait behind the backlog; a claim of one takes the

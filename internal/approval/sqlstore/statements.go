@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/share-bucket/share-bucket/internal/approval"
 )
 
 // statements are prepared once by New and reused, so a write costs no
@@ -34,16 +37,35 @@ type statements struct {
 
 // headEvent is true for the oldest undelivered event of its request, the
 // only one of the request that may be claimed. It reads events as e.
-const headEvent = `NOT EXISTS (
-	SELECT 1 FROM events o
-	WHERE o.request_id = e.request_id AND o.delivered_at IS NULL AND o.seq < e.seq)`
+var headEvent = headEventOf("e")
 
 // claimable is true for an event Claim may take at $1: due, not leased
 // (or its lease has run out), and its request's head. It reads events as
 // e.
-const claimable = `e.delivered_at IS NULL AND e.next_attempt_at <= $1
-	AND (e.lease_until IS NULL OR e.lease_until <= $1)
-	AND ` + headEvent
+var claimable = claimableAs("e")
+
+func headEventOf(a string) string {
+	return `NOT EXISTS (
+	SELECT 1 FROM events o
+	WHERE o.request_id = ` + a + `.request_id AND o.delivered_at IS NULL AND o.seq < ` + a + `.seq)`
+}
+
+func claimableAs(a string) string {
+	return a + `.delivered_at IS NULL AND ` + a + `.next_attempt_at <= $1
+	AND (` + a + `.lease_until IS NULL OR ` + a + `.lease_until <= $1)
+	AND ` + headEventOf(a)
+}
+
+// notAnnouncementAs is true for an event (read as a) that is not one of
+// approval.Announcements. The kinds are the domain's constants, so they
+// are written into the statement as literals.
+func notAnnouncementAs(a string) string {
+	quoted := make([]string, 0, len(approval.Announcements()))
+	for _, k := range approval.Announcements() {
+		quoted = append(quoted, "'"+string(k)+"'")
+	}
+	return a + ".kind NOT IN (" + strings.Join(quoted, ", ") + ")"
+}
 
 func (st *statements) list(d Dialect) []struct {
 	dst **sql.Stmt
@@ -84,7 +106,10 @@ func (st *statements) list(d Dialect) []struct {
 		// so the outbox index yields the first rows without sorting the
 		// backlog; per request the head rule keeps notices in order. With
 		// a limit of 2 or more, one event is taken from the other end of
-		// the index, the latest due (see Store.Claim).
+		// the index, the latest due that is not an announcement or, when
+		// there is none, the latest due (see Store.Claim). Each walk stops
+		// at its first row; the "none" test sits in the last LIMIT, so that
+		// walk does not even start when there is such an event.
 		{&st.claim, `UPDATE events SET lease_owner = $2, lease_until = $3, attempts = attempts + 1
 			WHERE seq IN (
 				SELECT e.seq FROM events e
@@ -93,9 +118,16 @@ func (st *statements) list(d Dialect) []struct {
 				LIMIT CASE WHEN CAST($4 AS BIGINT) >= 2 THEN CAST($4 AS BIGINT) - 1 ELSE CAST($4 AS BIGINT) END ` + d.ClaimLock + `)
 			OR seq IN (
 				SELECT e.seq FROM events e
-				WHERE ` + claimable + `
+				WHERE ` + claimable + ` AND ` + notAnnouncementAs("e") + `
 				ORDER BY e.next_attempt_at DESC, e.seq DESC
 				LIMIT CASE WHEN CAST($4 AS BIGINT) >= 2 THEN 1 ELSE 0 END ` + d.ClaimLock + `)
+			OR seq IN (
+				SELECT e.seq FROM events e
+				WHERE ` + claimable + `
+				ORDER BY e.next_attempt_at DESC, e.seq DESC
+				LIMIT CASE WHEN CAST($4 AS BIGINT) >= 2 AND NOT EXISTS (
+					SELECT 1 FROM events n WHERE ` + claimableAs("n") + ` AND ` + notAnnouncementAs("n") + `)
+					THEN 1 ELSE 0 END ` + d.ClaimLock + `)
 			RETURNING ` + eventCols},
 		{&st.delivered, `UPDATE events SET delivered_at = $3, lease_until = NULL
 			WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL`},

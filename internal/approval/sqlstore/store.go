@@ -679,7 +679,11 @@ func (s *Store) Wake(ctx context.Context) (time.Time, bool, error) {
 // out), earliest due first, and counts the attempt. With a limit of 2 or
 // more, one of them is the latest due instead, so that a notice that has
 // just come due (a decision, a warning) is taken at once however long the
-// backlog ahead of it, while the backlog still goes oldest first. Only the
+// backlog ahead of it, while the backlog still goes oldest first. That one
+// is the latest due event that is not one of approval.Announcements, if
+// any: during a burst of requests the newest announcement is always
+// younger than a warning that came due meanwhile, which would otherwise
+// wait behind the announcements' backlog. Only the
 // oldest undelivered event of a request is claimable, so notices about a
 // request go out in order. Concurrent claimers, on any replica, never get
 // the same event. A limit of zero or less means no limit. The events come
