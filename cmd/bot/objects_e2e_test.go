@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -23,51 +22,11 @@ import (
 // where the test can see them; a presigned URL does not carry the secret
 // key.
 
-// richLinks returns what a reader can copy from m's rich text: the URL of
-// each link, and each preformatted text.
-func richLinks(t *testing.T, m fakeslack.Message) []string {
-	t.Helper()
-	var blocks []struct {
-		Type     string `json:"type"`
-		Elements []struct {
-			Type     string `json:"type"`
-			Elements []struct {
-				Type string `json:"type"`
-				URL  string `json:"url"`
-				Text string `json:"text"`
-			} `json:"elements"`
-		} `json:"elements"`
-	}
-	if len(m.Blocks) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, b := range blocks {
-		if b.Type != "rich_text" {
-			continue
-		}
-		for _, e := range b.Elements {
-			for _, el := range e.Elements {
-				switch {
-				case el.Type == "link":
-					out = append(out, el.URL)
-				case e.Type == "rich_text_preformatted":
-					out = append(out, el.Text)
-				}
-			}
-		}
-	}
-	return out
-}
-
 // presignedURL returns the one presigned link in m: a download link, or
 // the URL in the curl line of an upload.
 func presignedURL(t *testing.T, m fakeslack.Message) string {
 	t.Helper()
-	got := richLinks(t, m)
+	got := m.Links()
 	if len(got) != 1 {
 		t.Fatalf("message carries %d links; want 1:\n%s\n%s", len(got), m.AllText(), m.Blocks)
 	}
@@ -197,7 +156,7 @@ func TestEndToEndGetObject(t *testing.T) {
 	w.waitDM(requester, "Your access to download `collab-bucket/myfolder/seed.txt` was ended by <@UREQ>")
 	w.eventually("grant DM cleared", 10*time.Second, func() bool {
 		g := w.current(dm)
-		return len(g.Buttons()) == 0 && len(richLinks(t, g)) == 0
+		return len(g.Buttons()) == 0 && len(g.Links()) == 0
 	})
 	w.click(requester, dm, "new_link")
 	w.waitEphemeral(requester, "This request was ended by <@UREQ>.")
@@ -227,7 +186,7 @@ func TestEndToEndPutObject(t *testing.T) {
 	if !strings.Contains(dm.AllText(), "It lands at `collab-bucket/"+key+"`") {
 		t.Errorf("grant DM does not say where the file lands:\n%s", dm.AllText())
 	}
-	lines := richLinks(t, dm)
+	lines := dm.Links()
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "curl -T FILE '") {
 		t.Fatalf("grant DM = %q; want the curl line", lines)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -875,6 +876,25 @@ func TestBlockTextAndButtons(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("button %d = %+v; want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestLinks: what a reader can copy from rich text, links and
+// preformatted text, in order; links in mrkdwn and buttons are not it.
+func TestLinks(t *testing.T) {
+	m := fakeslack.Message{Blocks: json.RawMessage(`[
+		{"type":"section","text":{"type":"mrkdwn","text":"<https://mrkdwn.example|not this>"}},
+		{"type":"rich_text","elements":[
+			{"type":"rich_text_section","elements":[{"type":"text","text":"go "},{"type":"link","url":"https://a.example/x","text":"A"}]},
+			{"type":"rich_text_preformatted","elements":[{"type":"text","text":"curl -T FILE 'https://b.example/y'"}]}]},
+		{"type":"actions","elements":[{"type":"button","action_id":"b","url":"https://button.example","text":{"type":"plain_text","text":"B"}}]}
+	]`)}
+	got, want := m.Links(), []string{"https://a.example/x", "curl -T FILE 'https://b.example/y'"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Links = %q; want %q", got, want)
+	}
+	if got := (fakeslack.Message{Text: "<https://x.example>"}).Links(); got != nil {
+		t.Errorf("Links of a message without blocks = %q", got)
 	}
 }
 

@@ -69,6 +69,33 @@ func (m Message) AllText() string {
 // accessories, in order.
 func (m Message) Buttons() []Button { return buttonsIn(decodeBlocks(m.Blocks)) }
 
+// Links returns what a reader can copy from the message's rich text
+// blocks, in order: the URL of each link element, and the text of each
+// preformatted element.
+func (m Message) Links() []string {
+	var out []string
+	for _, blk := range decodeBlocks(m.Blocks) {
+		if blk["type"] != "rich_text" {
+			continue
+		}
+		sections, _ := blk["elements"].([]any)
+		for _, sec := range sections {
+			sm, _ := sec.(map[string]any)
+			elems, _ := sm["elements"].([]any)
+			for _, e := range elems {
+				el, _ := e.(map[string]any)
+				switch {
+				case el["type"] == "link":
+					out = append(out, str(el["url"]))
+				case sm["type"] == "rich_text_preformatted":
+					out = append(out, str(el["text"]))
+				}
+			}
+		}
+	}
+	return out
+}
+
 // buttonsIn returns the buttons in actions blocks and section accessories.
 func buttonsIn(blocks []map[string]any) []Button {
 	var out []Button

@@ -23,7 +23,7 @@ func TestApproveFlow(t *testing.T) {
 
 	h.click(approver1, msg, "approve")
 	dm := h.waitDM(requester, "was approved by <@UAPP1>")
-	if got := links(t, dm); len(got) != 1 || !strings.Contains(got[0], "SigninToken=SIGNIN-SECRET-1") || !hasButton(dm, "open_console") || !hasButton(dm, "end_access") {
+	if got := dm.Links(); len(got) != 1 || !strings.Contains(got[0], "SigninToken=SIGNIN-SECRET-1") || !hasButton(dm, "open_console") || !hasButton(dm, "end_access") {
 		t.Errorf("grant DM lacks the link or buttons:\n%s\nbuttons %v", dm.AllText(), buttons(dm))
 	}
 	h.eventually("approval message updated", func() bool { return !hasButton(h.current(msg), "approve") })

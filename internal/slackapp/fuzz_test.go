@@ -217,27 +217,6 @@ func liveStrings(v any) []string {
 	return nil
 }
 
-// jsonStrings returns every string in a decoded JSON value.
-func jsonStrings(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		var out []string
-		for _, e := range v {
-			out = append(out, jsonStrings(e)...)
-		}
-		return out
-	case map[string]any:
-		var out []string
-		for _, e := range v {
-			out = append(out, jsonStrings(e)...)
-		}
-		return out
-	}
-	return nil
-}
-
 func ackTextOf(t *testing.T, ack any) string {
 	t.Helper()
 	if ack == nil {

@@ -1,50 +1,12 @@
 package slackapp_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/share-bucket/share-bucket/internal/approval"
 	"github.com/share-bucket/share-bucket/internal/fakeslack"
 )
-
-// links returns the URLs of the rich text links and preformatted text of
-// m, as a reader can copy them.
-func links(t *testing.T, m fakeslack.Message) []string {
-	t.Helper()
-	var blocks []struct {
-		Type     string `json:"type"`
-		Elements []struct {
-			Type     string `json:"type"`
-			Elements []struct {
-				Type string `json:"type"`
-				URL  string `json:"url"`
-				Text string `json:"text"`
-			} `json:"elements"`
-		} `json:"elements"`
-	}
-	if len(m.Blocks) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, b := range blocks {
-		for _, e := range b.Elements {
-			for _, el := range e.Elements {
-				switch {
-				case el.Type == "link":
-					out = append(out, el.URL)
-				case e.Type == "rich_text_preformatted":
-					out = append(out, el.Text)
-				}
-			}
-		}
-	}
-	return out
-}
 
 // TestObjectFlow: get and put requests go through the same approval as
 // folders, in their own words; the grant DM carries the presigned link
@@ -83,7 +45,7 @@ func TestObjectFlow(t *testing.T) {
 	h.waitEphemeral(requester, "cannot decide on your own request")
 	h.click(approver1, msg, "approve")
 	dm := h.waitDM(requester, "Your request to download one file (`collab-bucket/myfolder/report.pdf`) was approved by <@UAPP1>")
-	first := links(t, dm)
+	first := dm.Links()
 	if len(first) != 1 || !strings.Contains(first[0], "PRESIGNED-SECRET-1") || !strings.HasPrefix(first[0], "https://collab-bucket.s3.example/myfolder/report.pdf?") {
 		t.Errorf("grant DM links = %q; want the presigned download link", first)
 	}
@@ -99,7 +61,7 @@ func TestObjectFlow(t *testing.T) {
 	// New link: for the requester, from the grant DM only.
 	h.click(requester, dm, "new_link")
 	fresh := h.waitEphemeral(requester, "Here is a new link to download `collab-bucket/myfolder/report.pdf`")
-	if got := links(t, fresh); len(got) != 1 || !strings.Contains(got[0], "PRESIGNED-SECRET-2") {
+	if got := fresh.Links(); len(got) != 1 || !strings.Contains(got[0], "PRESIGNED-SECRET-2") {
 		t.Errorf("fresh link = %q; want a second presigned link", got)
 	}
 	h.click(approver1, dm, "new_link")
@@ -120,7 +82,7 @@ func TestObjectFlow(t *testing.T) {
 	h.waitDM(requester, ":octagonal_sign: Your access to download `collab-bucket/myfolder/report.pdf` was ended by <@UREQ>")
 	h.eventually("grant DM cleared", func() bool {
 		g := h.current(dm)
-		return len(g.Buttons()) == 0 && len(links(t, g)) == 0 && !strings.Contains(string(g.Blocks), "PRESIGNED")
+		return len(g.Buttons()) == 0 && len(g.Links()) == 0 && !strings.Contains(string(g.Blocks), "PRESIGNED")
 	})
 	h.click(requester, dm, "new_link")
 	h.waitEphemeral(requester, "This request was ended by <@UREQ>.")
@@ -138,7 +100,7 @@ func TestObjectFlow(t *testing.T) {
 	if !strings.Contains(dm.AllText(), "It lands at `collab-bucket/myfolder/in/delivery.zip`") {
 		t.Errorf("put DM does not say where the file lands:\n%s", dm.AllText())
 	}
-	if got := links(t, dm); len(got) != 1 || !strings.HasPrefix(got[0], "curl -T FILE 'https://collab-bucket.s3.example/myfolder/in/delivery.zip?X-Amz-Signature=PRESIGNED-SECRET-") || !strings.HasSuffix(got[0], "'") {
+	if got := dm.Links(); len(got) != 1 || !strings.HasPrefix(got[0], "curl -T FILE 'https://collab-bucket.s3.example/myfolder/in/delivery.zip?X-Amz-Signature=PRESIGNED-SECRET-") || !strings.HasSuffix(got[0], "'") {
 		t.Errorf("put DM = %q; want the curl line", got)
 	}
 	if h.issuer.issuedFor(id) != 1 {

@@ -37,7 +37,7 @@ func (h *harness) longLinks(n int) {
 // there is exactly one, of want characters, and none outside rich text.
 func linkIn(t *testing.T, m fakeslack.Message, want int) string {
 	t.Helper()
-	got := links(t, m)
+	got := m.Links()
 	if len(got) != 1 {
 		t.Fatalf("message carries %d links; want 1:\n%s", len(got), m.AllText())
 	}
@@ -88,7 +88,7 @@ func TestLinksFitSlack(t *testing.T) {
 			var third string
 			h.eventually("the link reply", func() bool {
 				for _, m := range h.slack.Ephemerals(requester) {
-					if strings.Contains(m.AllText(), tt.fresh) && len(links(t, m)) == 1 {
+					if strings.Contains(m.AllText(), tt.fresh) && len(m.Links()) == 1 {
 						if u := linkIn(t, m, urlLen); u != second {
 							third = u
 						}
@@ -154,7 +154,7 @@ func TestGrantDMRefused(t *testing.T) {
 			}
 			h.command(requester, "link "+id)
 			m := h.waitEphemeral(requester, "Here is a fresh sign-in link")
-			if u := links(t, m); len(u) != 1 || !strings.Contains(u[0], "SIGNIN-SECRET-2") {
+			if u := m.Links(); len(u) != 1 || !strings.Contains(u[0], "SIGNIN-SECRET-2") {
 				t.Errorf("link reply carries %v; want the second link", u)
 			}
 		})
@@ -206,7 +206,7 @@ func TestLinkCommandRules(t *testing.T) {
 	h.click(approver1, omsg, "approve")
 	h.waitDM(requester, "Your request to download one file")
 	h.command(requester, "link "+oid)
-	if u := links(t, h.waitEphemeral(requester, "Here is a new link to download")); len(u) != 1 || !strings.Contains(u[0], "PRESIGNED-SECRET") {
+	if u := h.waitEphemeral(requester, "Here is a new link to download").Links(); len(u) != 1 || !strings.Contains(u[0], "PRESIGNED-SECRET") {
 		t.Errorf("object link reply carries %v; want a presigned link", u)
 	}
 	if n := h.issuer.issuedFor(id); n != 2 {
